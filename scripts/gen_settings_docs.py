@@ -1,0 +1,151 @@
+"""Write docs/settings.md and cpdesk/policy.schema.json from the settings table in policy.py.
+
+Both files are generated, never edited by hand: `--check` exits 1 when either is stale
+(tests run it), so the docs, the schema and the code cannot drift apart.
+
+    .venv/bin/python scripts/gen_settings_docs.py          # rewrite both
+    .venv/bin/python scripts/gen_settings_docs.py --check  # fail if out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cpdesk.policy import (  # noqa: E402
+    DEFAULT_ROOT,
+    MACOS_DOMAIN,
+    SETTINGS,
+    WINDOWS_KEY,
+    Scope,
+    Setting,
+    policy_schema,
+)
+
+DOCS = REPO / "docs" / "settings.md"
+SCHEMA = REPO / "cpdesk" / "policy.schema.json"
+
+
+def render_schema() -> str:
+    return json.dumps(policy_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _default(s: Setting) -> str:
+    if s.json_type == "boolean":
+        return "on" if s.default else "off"
+    if s.json_type == "array":
+        items = [str(item) for item in s.default]  # type: ignore[attr-defined]
+        return ", ".join(items) or "(none)"
+    if s.default == "":
+        return '""'
+    return f"`{s.default}`"
+
+
+def _bounds(s: Setting) -> str:
+    if s.minimum is not None or s.maximum is not None:
+        return f"{s.minimum}–{s.maximum}"
+    return ""
+
+
+def _registry_type(s: Setting) -> str:
+    return {
+        "boolean": "REG_DWORD 0/1",
+        "integer": "REG_DWORD",
+        "string": "REG_SZ",
+        "array": "REG_MULTI_SZ, or a subkey of REG_SZ values 1, 2, 3…",
+    }[s.json_type]
+
+
+def render_markdown() -> str:
+    rows = "\n".join(
+        f"| `{s.key}` | {s.json_type} | {_default(s)} | {_bounds(s)} | "
+        f"{'policy only' if s.scope is Scope.ADMIN else 'user or policy'} | {s.description} |"
+        for s in SETTINGS
+    )
+    reg_rows = "\n".join(f"| `{s.key}` | {_registry_type(s)} |" for s in SETTINGS)
+    return f"""<!-- Generated from cpdesk/policy.py by scripts/gen_settings_docs.py: do not edit -->
+# cpdesk settings and admin policy
+
+Every setting below can be fixed by IT. Values are layered, lowest first:
+
+1. **built-in default** (the table below);
+2. **recommended policy**: IT's default; the user may change it;
+3. **user settings**: the user's own file, and the environment variables
+   `CPDESK_SERVER_URL`, `CPDESK_SPKI_PINS` (comma-separated) and `CPDESK_CA_BUNDLE`;
+4. **managed policy**: locked. The user cannot change it; the settings dialog shows it
+   read-only as "set by your organisation".
+
+A user settings file that sets a *policy only* setting stops the app, as does any
+unknown key or invalid value anywhere. The app never starts with a
+silently weaker setting; the message names the key and the file.
+
+## Settings
+
+| key | type | default | range | who may set it | what it does |
+| --- | --- | --- | --- | --- | --- |
+{rows}
+
+`server_url` must be `https://…`; plain `http://` is accepted only for loopback
+(`127.0.0.1`, `localhost`, `[::1]`). Each `spki_pins` entry is a base64 SHA-256 of the
+server key's SubjectPublicKeyInfo (44 characters ending in `=`).
+
+## Where policy is read
+
+### Linux (and other Unixes)
+
+Every `*.json` file, in name order (a later file wins), in
+`{DEFAULT_ROOT}/recommended/` and `{DEFAULT_ROOT}/managed/`. Each file is one JSON
+object of settings and is validated against `cpdesk/policy.schema.json`:
+
+```json
+{{"server_url": "https://index.example.nhs.uk", "idle_lock_seconds": 60}}
+```
+
+`CPDESK_POLICY_ROOT` replaces `{DEFAULT_ROOT}` (tests point it at a temporary folder).
+
+### Windows
+
+`HKLM\\{WINDOWS_KEY}` (managed) and `HKLM\\{WINDOWS_KEY}\\Recommended` (recommended),
+one registry value per setting, named as the key:
+
+| key | registry value |
+| --- | --- |
+{reg_rows}
+
+### macOS
+
+Managed preferences for the domain `{MACOS_DOMAIN}` (a configuration profile from your
+MDM), read from `/Library/Managed Preferences/{MACOS_DOMAIN}.plist` and then the per-user
+`/Library/Managed Preferences/<user>/{MACOS_DOMAIN}.plist`. All are managed (locked).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in ((DOCS, render_markdown()), (SCHEMA, render_schema())):
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(path)
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(REPO)}")
+    for path in stale:
+        print(
+            f"{path.relative_to(REPO)} is out of date: run scripts/gen_settings_docs.py",
+            file=sys.stderr,
+        )
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
