@@ -1,0 +1,477 @@
+"""The index API client: sign-in, search, record, sign-out, over one `requests.Session`.
+
+Methods block; the UI calls them from worker threads and `cancel_all()` from the GUI
+thread. Every failure leaves as a `cpdesk.errors` type with a message a person can act on;
+no response body, URL or query reaches an exception or a log line (only the
+`diagnostics` sentence of an OperationOutcome, which describes the request). Errors are
+raised outside `except` blocks so no chained exception can carry data either.
+
+Retries: exactly one, after a short backoff, and only for GETs that failed on the way
+(unreachable, timeout, 502/503/504) — never a POST or DELETE, never after a 401.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from urllib3.exceptions import HTTPError, ReadTimeoutError
+
+from cpdesk.errors import (
+    Cancelled,
+    CertificateError,
+    CpdeskError,
+    Forbidden,
+    MalformedResponse,
+    NotFound,
+    PolicyError,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+    ServerTimeout,
+    ServerUnreachable,
+    SessionExpired,
+    SignInFailed,
+    TooManyMatches,
+)
+from cpdesk.net import fhir
+from cpdesk.net.tls import PinnedAdapter, adapter_prefix, validate_pins
+from cpdesk.records import (
+    LOGGABLE_FIELDS,
+    AccessReason,
+    ChildRecord,
+    SearchQuery,
+    SearchResult,
+    UserInfo,
+)
+
+__all__ = ["MAX_REASON_TEXT", "IndexClient", "SignInResult", "make_http_session"]
+
+log = logging.getLogger(__name__)
+
+MAX_REASON_TEXT = 500
+_USER_AGENT = "cpdesk/0.1"
+_RETRY_STATUSES = frozenset({502, 503, 504})
+# What a log line may hold: the records allowlist plus facts about the HTTP exchange.
+_LOG_FIELDS = LOGGABLE_FIELDS | {"status", "operation", "attempt"}
+# urllib3 logs full URLs (a search's names and date of birth) at DEBUG: never let it.
+_NOISY_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection")
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: UserInfo
+    idle_timeout_seconds: int
+    absolute_expires_at: dt.datetime
+    idle_expires_at: dt.datetime
+
+
+class _DropUrlLogs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING and "://" not in str(record.msg)
+
+
+_URL_FILTER = _DropUrlLogs()
+
+
+def _silence_url_logging() -> None:
+    for name in _NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _URL_FILTER not in logger.filters:
+            logger.addFilter(_URL_FILTER)
+
+
+def make_http_session() -> requests.Session:
+    """The app's one HTTP session: no environment trust, proxies or .netrc."""
+    _silence_url_logging()
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["User-Agent"] = _USER_AGENT
+    return session
+
+
+def _log(event: str, **fields: object) -> None:
+    unknown = set(fields) - _LOG_FIELDS
+    if unknown:
+        raise ValueError("not an allowlisted log field")  # a bug, caught in tests
+    log.info("%s %s", event, " ".join(f"{k}={v}" for k, v in sorted(fields.items())))
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: object  # parsed JSON, or None when the body was not JSON
+    headers: Mapping[str, str]
+
+
+class IndexClient:
+    """One per signed-in app; methods block (call them from worker threads, never the GUI)."""
+
+    def __init__(
+        self,
+        http: requests.Session,
+        base_url: str,
+        *,
+        ca_bundle: str | None = None,
+        spki_pins: Sequence[str] = (),
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+        retry_backoff: float = 0.5,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            raise PolicyError("server_url", "it must be an https:// address")
+        try:
+            pins = validate_pins(spki_pins)
+        except ValueError:
+            raise PolicyError("spki_pins", "each pin must be a base64 SHA-256") from None
+        _silence_url_logging()
+        self._http = http
+        http.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify=
+        self._base = base_url.rstrip("/")
+        self._verify: str | bool = ca_bundle or True
+        self._timeouts = (connect_timeout, read_timeout)
+        self._backoff = retry_backoff
+        self._adapter = PinnedAdapter(ca_bundle=ca_bundle or None, pins=pins)
+        http.mount(adapter_prefix(base_url), self._adapter)
+        self._lock = threading.Condition()
+        self._token: str | None = None
+        self._absolute_expires_at: dt.datetime | None = None
+        self._idle_expires_at: dt.datetime | None = None
+        self._epoch = 0
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        with self._lock:
+            return self._token is not None
+
+    @property
+    def absolute_expires_at(self) -> dt.datetime | None:
+        with self._lock:
+            return self._absolute_expires_at
+
+    @property
+    def idle_expires_at(self) -> dt.datetime | None:
+        with self._lock:
+            return self._idle_expires_at
+
+    def sign_in(self, username: str, password: str, otp: str) -> SignInResult:
+        body = {"username": username, "password": password, "otp": otp}
+        answer = self._call("POST", "/auth/session", "sign_in", json_body=body, token=None)
+        self._raise_for_status(answer, "sign_in", token=None)
+        result, token = _parse_session(answer.body)
+        with self._lock:
+            self._token = token
+            self._absolute_expires_at = result.absolute_expires_at
+            self._idle_expires_at = result.idle_expires_at
+        return result
+
+    def unlock(self, password: str) -> None:
+        """Re-check the password of the signed-in user; SignInFailed if wrong.
+
+        A 401 here keeps the token: it means a wrong password as often as an ended
+        session, and the session state machine counts the failures.
+        """
+        token = self._require_token()
+        answer = self._call("POST", "/auth/unlock", "unlock", {"password": password}, token)
+        self._raise_for_status(answer, "unlock", token)
+        body = answer.body
+        if not isinstance(body, Mapping) or body.get("unlocked") is not True:
+            raise SignInFailed()
+
+    def sign_out(self) -> None:
+        """Best effort revoke; the token is forgotten whatever the server says."""
+        with self._lock:
+            token, self._token = self._token, None
+            self._absolute_expires_at = self._idle_expires_at = None
+        if token is None:
+            return
+        # Best effort: the server expires the token anyway; nothing more the user can do.
+        with contextlib.suppress(CpdeskError):
+            self._call("DELETE", "/auth/session", "sign_out", None, token)
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        token = self._require_token()
+        params = fhir.search_params(query)
+        answer = self._call("GET", "/Patient", "search", None, token, params=params)
+        self._raise_for_status(answer, "search", token)
+        outcome = fhir.parse_outcome(answer.body)
+        if outcome is not None:
+            if "TOO_MANY_MATCHES" in (outcome.pds_code, outcome.issue_code.upper()) or (
+                outcome.issue_code == "multiple-matches"
+            ):
+                raise TooManyMatches(outcome.diagnostics or None)
+            raise MalformedResponse()
+        result = fhir.parse_searchset(answer.body)
+        _log("search done", count=len(result.children))
+        return result
+
+    def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord:
+        text = reason_text.strip()
+        if reason is AccessReason.OTHER and not text:
+            raise RequestRejected("Say why you need this record.", code="MISSING_ACCESS_REASON")
+        if len(text) > MAX_REASON_TEXT:
+            raise RequestRejected(
+                f"The reason must be {MAX_REASON_TEXT} characters or fewer.", code="INVALID_VALUE"
+            )
+        if not index_id.strip():
+            raise NotFound()
+        token = self._require_token()
+        headers = {"X-Access-Reason": reason.value}
+        if text:
+            headers["X-Access-Reason-Text"] = fhir.encode_reason_text(text)
+        path = f"/Patient/{quote(index_id, safe='')}/$everything"
+        answer = self._call("GET", path, "record", None, token, headers=headers)
+        self._raise_for_status(answer, "record", token)
+        child = fhir.parse_everything(answer.body, index_id)
+        _log("record done", index_id=index_id)
+        return child
+
+    def cancel_all(self) -> None:
+        """Abandon every call in flight (from any thread): each fails fast with Cancelled."""
+        with self._lock:
+            self._epoch += 1
+            self._lock.notify_all()
+        self._adapter.abort_all()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _require_token(self) -> str:
+        with self._lock:
+            token = self._token
+        if token is None:
+            raise SessionExpired()
+        return token
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        json_body: Mapping[str, Any] | None,
+        token: str | None,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> _Answer:
+        """One exchange, retried once for a GET that failed on the way."""
+        with self._lock:
+            epoch = self._epoch
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            error, answer = self._attempt(
+                method, path, operation, json_body, token, params, headers, attempt
+            )
+            if self._cancelled_since(epoch):
+                raise Cancelled()
+            if answer is not None:
+                self._note_session_headers(answer, token)
+                if answer.status not in _RETRY_STATUSES or attempt == attempts:
+                    return answer
+            elif error is None or attempt == attempts or not _retryable(error):
+                raise error if error is not None else ServerError()
+            if not self._pause(epoch, attempt) or self._stale(token):
+                raise Cancelled() if self._cancelled_since(epoch) else SessionExpired()
+        raise ServerError()  # unreachable: the loop always returns or raises
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        json_body: Mapping[str, Any] | None,
+        token: str | None,
+        params: list[tuple[str, str]] | None,
+        extra_headers: Mapping[str, str] | None,
+        attempt: int,
+    ) -> tuple[CpdeskError | None, _Answer | None]:
+        request_id = str(uuid.uuid4())
+        headers = {"Accept": "application/fhir+json", "X-Request-ID": request_id}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        headers.update(extra_headers or {})
+        started = time.monotonic()
+        error: CpdeskError | None = None
+        answer: _Answer | None = None
+        try:
+            response = self._http.request(
+                method,
+                self._base + path,
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self._timeouts,
+                verify=self._verify,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            error = _map_transport_error(exc)
+        except (OSError, ValueError, LookupError, HTTPError):
+            error = ServerUnreachable()
+        else:
+            answer = _Answer(
+                response.status_code, _json_or_none(response.content), response.headers
+            )
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        fields: dict[str, object] = {
+            "operation": operation,
+            "request_id": request_id,
+            "elapsed_ms": elapsed_ms,
+            "attempt": attempt,
+        }
+        if answer is not None:
+            _log("request", status=answer.status, **fields)
+        else:
+            _log("request failed", error_class=type(error).__name__, **fields)
+        return error, answer
+
+    def _cancelled_since(self, epoch: int) -> bool:
+        with self._lock:
+            return self._epoch != epoch
+
+    def _stale(self, token: str | None) -> bool:
+        with self._lock:
+            return token is not None and self._token != token
+
+    def _pause(self, epoch: int, attempt: int) -> bool:
+        """Back off before the retry; False if cancelled while waiting."""
+        deadline = time.monotonic() + self._backoff * attempt
+        with self._lock:
+            while self._epoch == epoch:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return True
+                self._lock.wait(left)
+        return False
+
+    def _note_session_headers(self, answer: _Answer, token: str | None) -> None:
+        if token is None or answer.status >= 400:
+            return
+        absolute = fhir.parse_instant(answer.headers.get("X-Session-Absolute-Expires"))
+        idle = fhir.parse_instant(answer.headers.get("X-Session-Idle-Expires"))
+        with self._lock:
+            if self._token != token:
+                return
+            if absolute is not None:
+                self._absolute_expires_at = absolute
+            if idle is not None:
+                self._idle_expires_at = idle
+
+    def _raise_for_status(self, answer: _Answer, operation: str, token: str | None) -> None:
+        """Map a non-success status to its typed error (a 401 also forgets the token)."""
+        status = answer.status
+        if 200 <= status < 300:
+            if answer.body is None and status != 204:
+                raise MalformedResponse()
+            return
+        outcome = fhir.parse_outcome(answer.body) or fhir.Outcome()
+        diagnostics = outcome.diagnostics or None
+        error: CpdeskError
+        if status == 401:
+            if operation in ("sign_in", "unlock"):
+                error = SignInFailed()
+            else:
+                with self._lock:
+                    if self._token == token:
+                        self._token = None
+                        self._absolute_expires_at = self._idle_expires_at = None
+                error = SessionExpired()
+        elif status == 403:
+            error = Forbidden(diagnostics)
+        elif status == 404:
+            error = NotFound()
+        elif status == 429:
+            error = RateLimited(_retry_after(answer.headers.get("Retry-After")))
+        elif 400 <= status < 500:
+            error = RequestRejected(diagnostics, code=outcome.pds_code or None)
+        elif status >= 500:
+            error = ServerError()
+        else:
+            error = MalformedResponse()  # 1xx/3xx: not an answer this version expects
+        raise error
+
+
+def _json_or_none(content: bytes) -> object:
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 86400 else None
+
+
+def _retryable(error: CpdeskError) -> bool:
+    return isinstance(error, ServerUnreachable | ServerTimeout)
+
+
+def _map_transport_error(exc: requests.RequestException) -> CpdeskError:
+    """A requests exception as a typed error (never keeping the original: it holds the URL)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return CertificateError()
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ServerUnreachable()  # nothing answered at all
+    if isinstance(exc, requests.exceptions.Timeout):
+        return ServerTimeout()
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return MalformedResponse()
+    if isinstance(exc, requests.exceptions.ConnectionError) and any(
+        isinstance(arg, ReadTimeoutError) for arg in exc.args
+    ):
+        return ServerTimeout()  # a read timeout while reading the body
+    return ServerUnreachable()
+
+
+def _parse_session(body: object) -> tuple[SignInResult, str]:
+    """The sign-in answer; strict: every field the client relies on must be there."""
+    data = body if isinstance(body, Mapping) else {}
+    user = data.get("user")
+    user = user if isinstance(user, Mapping) else {}
+    token = data.get("token")
+    absolute = fhir.parse_instant(data.get("absolute_expires_at"))
+    idle = fhir.parse_instant(data.get("idle_expires_at"))
+    idle_seconds = data.get("idle_timeout_seconds")
+    username = user.get("username")
+    if (
+        not isinstance(token, str)
+        or not token
+        or absolute is None
+        or idle is None
+        or not isinstance(idle_seconds, int)
+        or isinstance(idle_seconds, bool)
+        or not isinstance(username, str)
+        or not username
+    ):
+        raise MalformedResponse()
+    info = UserInfo(
+        username=username,
+        display_name=_str(user.get("display_name")) or username,
+        role=_str(user.get("role")),
+        organisation=_str(user.get("organisation")),
+    )
+    return SignInResult(info, idle_seconds, absolute, idle), token
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
