@@ -1,0 +1,194 @@
+"""The lock panel: what the window shows, and all it shows, while the session is locked.
+
+It holds no child data by construction: app name, who is signed in, when it locked,
+password (and PIN where policy allows) fields, a message line and a sign-out button.
+The main window swaps it in after emptying every widget that showed a child, so the
+task switcher, screenshots and screen readers see only this.
+
+Secrets typed here leave the widget at once: a submit clears the fields before the
+signal is emitted, so no password lingers in a QLineEdit while the server checks it.
+
+Signals:
+    unlock_requested(str): the password to check with the server (`POST /auth/unlock`).
+    pin_unlock_requested(str): the PIN to check locally (only when PIN unlock is allowed).
+    sign_out_requested(): the user chose to sign out rather than unlock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cpdesk.records import UserInfo
+
+__all__ = ["LockScreen", "format_locked_at"]
+
+PANEL_PT = 14  # larger than body text: read from a step away in a busy A&E
+
+
+def format_locked_at(locked_at: dt.datetime) -> str:
+    """'Locked at 14:02' in the machine's local time."""
+    return f"Locked at {locked_at.astimezone().strftime('%H:%M')}"
+
+
+def _role(widget: QWidget, role: str) -> None:
+    widget.setProperty("role", role)
+
+
+class LockScreen(QWidget):
+    """The privacy screen's panel. Render with `show_locked`; never decides anything."""
+
+    unlock_requested = Signal(str)
+    pin_unlock_requested = Signal(str)
+    sign_out_requested = Signal()
+
+    def __init__(self, app_name: str = "cpdesk", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("lockScreen")
+        self._allow_pin = False
+        self.setAccessibleName(f"{app_name} is locked")
+        font = QFont(self.font())
+        font.setPointSize(PANEL_PT)
+        self.setFont(font)
+        # The app style sheet sets body size on every QWidget; this one wins inside the panel.
+        self.setStyleSheet(
+            f"QWidget {{ font-size: {PANEL_PT}pt; }}"
+            f' QLabel[role="h1"] {{ font-size: {PANEL_PT + 10}pt; font-weight: bold; }}'
+            f' QLabel[role="h2"] {{ font-size: {PANEL_PT + 4}pt; font-weight: bold; }}'
+        )
+
+        self.title = QLabel(app_name)
+        _role(self.title, "h1")
+        self.heading = QLabel("This screen is locked")
+        _role(self.heading, "h2")
+        self.user_label = QLabel()
+        self.user_label.setAccessibleName("Signed in as")
+        self.user_label.setWordWrap(True)
+        self.locked_label = QLabel()
+        self.locked_label.setAccessibleName("Locked at")
+
+        self.password_label = QLabel("&Password")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setAccessibleName("Password")
+        self.password.setAccessibleDescription("Your sign-in password, to unlock")
+        self.password_label.setBuddy(self.password)
+        self.pin_label = QLabel("P&IN")
+        self.pin = QLineEdit()
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin.setAccessibleName("PIN")
+        self.pin.setAccessibleDescription("Your unlock PIN, instead of the password")
+        self.pin_label.setBuddy(self.pin)
+
+        self.unlock_button = QPushButton("&Unlock")
+        self.unlock_button.setAccessibleName("Unlock")
+        self.unlock_button.setDefault(True)
+        _role(self.unlock_button, "primary")
+        self.sign_out_button = QPushButton("&Sign out")
+        self.sign_out_button.setAccessibleName("Sign out")
+        self.message = QLabel()
+        self.message.setAccessibleName("Message")
+        self.message.setWordWrap(True)
+        _role(self.message, "error")
+
+        card = QFrame()
+        card.setObjectName("lockCard")
+        _role(card, "card")
+        inner = QVBoxLayout(card)
+        inner.setContentsMargins(28, 24, 28, 24)
+        inner.setSpacing(10)
+        for widget in (
+            self.title,
+            self.heading,
+            self.user_label,
+            self.locked_label,
+            self.password_label,
+            self.password,
+            self.pin_label,
+            self.pin,
+            self.message,
+        ):
+            inner.addWidget(widget)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.unlock_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.sign_out_button)
+        inner.addLayout(buttons)
+        card.setMaximumWidth(560)
+
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(card, 3)
+        row.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(1)
+
+        self.password.returnPressed.connect(self._submit)
+        self.pin.returnPressed.connect(self._submit)
+        self.unlock_button.clicked.connect(self._submit)
+        self.sign_out_button.clicked.connect(self.sign_out_requested)
+        self.show_locked(None, None)
+
+    def show_locked(
+        self,
+        user: UserInfo | None,
+        locked_at: dt.datetime | None,
+        *,
+        allow_pin: bool = False,
+    ) -> None:
+        """Fill the panel for a new lock: empty fields, no message, focus on the password."""
+        if user is None:
+            self.user_label.setText("")
+        else:
+            self.user_label.setText(f"Signed in as {user.display_name}, {user.organisation}")
+        self.locked_label.setText(format_locked_at(locked_at) if locked_at else "")
+        self.pin_label.setVisible(allow_pin)
+        self.pin.setVisible(allow_pin)
+        self._allow_pin = allow_pin
+        self.password.clear()
+        self.pin.clear()
+        self.show_message("")
+        self.set_checking(False)
+        self.password.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def set_checking(self, busy: bool) -> None:
+        """Disable the inputs while an unlock is being checked."""
+        for widget in (self.password, self.pin, self.unlock_button):
+            widget.setEnabled(not busy)
+        if busy:
+            self.show_message("Checking…", error=False)
+
+    def show_message(self, text: str, *, error: bool = True) -> None:
+        """One line under the fields: a wrong password, tries left, a network problem."""
+        self.message.setText(text)
+        _role(self.message, "error" if error else "hint")
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+        self.message.setVisible(bool(text))
+        self.message.setAccessibleDescription(text)
+
+    def _submit(self) -> None:
+        pin = self.pin.text() if self._allow_pin else ""
+        password = self.password.text()
+        self.password.clear()
+        self.pin.clear()
+        if pin:
+            self.pin_unlock_requested.emit(pin)
+        elif password:
+            self.unlock_requested.emit(password)
+        else:
+            self.show_message("Enter your password to unlock.")
+            self.password.setFocus(Qt.FocusReason.OtherFocusReason)
