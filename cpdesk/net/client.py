@@ -142,7 +142,10 @@ class IndexClient:
         self._verify: str | bool = ca_bundle or True
         self._timeouts = (connect_timeout, read_timeout)
         self._backoff = retry_backoff
-        self._adapter = PinnedAdapter(ca_bundle=ca_bundle or None, pins=pins)
+        try:
+            self._adapter = PinnedAdapter(ca_bundle=ca_bundle or None, pins=pins)
+        except (OSError, ValueError):  # ssl.SSLError is an OSError
+            raise PolicyError("ca_bundle", "the file cannot be read as PEM certificates") from None
         http.mount(adapter_prefix(base_url), self._adapter)
         self._lock = threading.Condition()
         self._token: str | None = None
