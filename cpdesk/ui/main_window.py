@@ -1,0 +1,626 @@
+"""The main window: renders the session's state and runs the user's intents off-thread.
+
+Pages: sign-in, the workspace (search, results, record) and the lock panel. The window
+never decides a transition itself: it asks `Session` and redraws on the transitions it is
+told about, synchronously, so a lock empties and destroys every widget with child data in
+the same event-loop turn. The child data it has fetched stays only in `WorkState` (memory)
+so an unlock redraws without a new audited fetch; a sign-out drops it.
+
+Every call to the index runs on a `TaskRunner` worker. Sign-in, unlock and sign-out go
+through a one-thread runner so they can never overtake each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cpdesk.cache.base import RecordCache
+from cpdesk.clock import Clock
+from cpdesk.errors import (
+    Cancelled,
+    NetworkError,
+    SessionExpired,
+    SignInFailed,
+    TooManyMatches,
+    UserFacingError,
+)
+from cpdesk.records import (
+    AccessReason,
+    ChildRecord,
+    ChildSummary,
+    SearchQuery,
+    SearchResult,
+    UserInfo,
+)
+from cpdesk.session import (
+    LockReason,
+    Session,
+    SessionState,
+    SignOutReason,
+    Transition,
+)
+from cpdesk.ui.reason_dialog import ReasonDialog
+from cpdesk.ui.signin import SignInPage
+from cpdesk.ui.statusbar import SessionStatusBar, format_time_left
+from cpdesk.ui.theme import set_role
+from cpdesk.ui.work_page import WorkPage
+from cpdesk.ui.workers import TaskRunner
+
+__all__ = ["APP_TITLE", "LOCKED_TITLE", "IndexApi", "LockPanel", "MainWindow", "WorkState"]
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "cpdesk"
+LOCKED_TITLE = "cpdesk — locked"
+PANIC_GAP_SECONDS = 0.6
+SAME_PRESS_SECONDS = 0.03
+TICK_MS = 250
+GENERIC_ERROR = "Something went wrong. Try again; if it keeps happening, tell your IT service desk."
+
+SIGN_OUT_MESSAGES = {
+    SignOutReason.USER: "You have signed out.",
+    SignOutReason.LOCK_TIMEOUT: "You were signed out because cpdesk was locked for too long.",
+    SignOutReason.UNLOCK_FAILURES: "You were signed out after too many wrong passwords.",
+    SignOutReason.SERVER_EXPIRED: "Your session has ended. Sign in again to continue.",
+    SignOutReason.QUIT: "",
+}
+
+
+class IndexApi(Protocol):
+    """What the window needs from `cpdesk.net.IndexClient` (blocking; called off-thread)."""
+
+    def sign_in(self, username: str, password: str, otp: str) -> object: ...
+    def unlock(self, password: str) -> None: ...
+    def sign_out(self) -> None: ...
+    def search(self, query: SearchQuery) -> SearchResult: ...
+    def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord: ...
+    def cancel_all(self) -> None: ...
+    @property
+    def absolute_expires_at(self) -> dt.datetime | None: ...
+
+
+class LockPanel(Protocol):
+    """What the window needs from a lock panel (ui/lockscreen.py slots in here)."""
+
+    unlock_requested: Signal  # (str password)
+    sign_out_requested: Signal
+
+    def show_message(self, text: str, *, error: bool = True) -> None: ...
+    def set_checking(self, busy: bool) -> None: ...
+
+
+LockPanelFactory = Callable[[UserInfo, dt.datetime | None], QWidget]
+
+
+@dataclass
+class WorkState:
+    """The child data fetched this session, in memory only, to redraw after an unlock."""
+
+    query: SearchQuery | None = None
+    results: tuple[ChildSummary, ...] | None = None
+    too_many: bool = False
+    record: ChildRecord | None = None
+    record_cached_at: dt.datetime | None = None
+    showing_record: bool = False
+    last_reason: AccessReason | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class FallbackLockPanel(QWidget):
+    """A minimal lock panel used until `ui/lockscreen.py` provides the real one.
+
+    Signals:
+        unlock_requested(str): the password typed.
+    """
+
+    unlock_requested = Signal(str)
+    sign_out_requested = Signal()
+
+    def __init__(self, user: UserInfo, locked_at: dt.datetime | None) -> None:
+        super().__init__()
+        self.setObjectName("page")
+        card = QFrame()
+        set_role(card, "card")
+        card.setMaximumWidth(520)
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(32, 28, 32, 28)
+        title = QLabel("cpdesk is locked")
+        set_role(title, "h1")
+        when = f" at {locked_at.astimezone():%H:%M}" if locked_at else ""
+        who = QLabel(f"Signed in as {user.display_name}. Locked{when}.")
+        who.setWordWrap(True)
+        self.error = QLabel("")
+        set_role(self.error, "error")
+        self.error.hide()
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setAccessibleName("Password to unlock")
+        self.password.setObjectName("unlock-password")
+        self.button = QPushButton("Unlock")
+        set_role(self.button, "primary")
+        self.button.setObjectName("unlock")
+        self.password.returnPressed.connect(self._submit)
+        self.button.clicked.connect(self._submit)
+        for widget in (title, who, self.error, QLabel("Password"), self.password, self.button):
+            layout.addWidget(widget)
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        outer.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(2)
+
+    def _submit(self) -> None:
+        password = self.password.text()
+        self.password.clear()
+        if password:
+            self.unlock_requested.emit(password)
+
+    def show_message(self, text: str, *, error: bool = True) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+    def set_checking(self, busy: bool) -> None:
+        self.button.setEnabled(not busy)
+
+    def focus_first(self) -> None:
+        self.password.setFocus()
+
+
+class _KeyWatch(QObject):
+    """Application-wide: Esc twice quickly is the panic lock (the events go on as usual)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self._last_escape = -1e9
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+            and not event.isAutoRepeat()
+        ):
+            # One key press passes the filter once per receiver it propagates to, all
+            # within a millisecond: a human's second press comes much later.
+            gap = self._window.clock.now() - self._last_escape
+            if gap < SAME_PRESS_SECONDS:
+                return False
+            if gap <= PANIC_GAP_SECONDS:
+                self._last_escape = -1e9
+                self._window.session.lock(LockReason.PANIC)
+            else:
+                self._last_escape = self._window.clock.now()
+        return False
+
+
+class MainWindow(QMainWindow):
+    """The one window. See the module docstring for the rules it keeps."""
+
+    def __init__(
+        self,
+        *,
+        api: IndexApi,
+        session: Session,
+        clock: Clock,
+        runner: TaskRunner,
+        auth_runner: TaskRunner,
+        server_label: str,
+        copy: Callable[[str], None],
+        clear_clipboard: Callable[[], None] = lambda: None,
+        cache: RecordCache | None = None,
+        lock_panel_factory: LockPanelFactory | None = None,
+        lock_on_minimise: bool = True,
+        lock_on_focus_loss: bool = False,
+        demo: bool = False,
+    ) -> None:
+        super().__init__()
+        self.api = api
+        self.session = session
+        self.clock = clock
+        self.runner = runner
+        self.auth_runner = auth_runner
+        self._copy = copy
+        self._clear_clipboard = clear_clipboard
+        self._cache = cache
+        self._lock_panel_factory: LockPanelFactory = lock_panel_factory or FallbackLockPanel
+        self._lock_on_minimise = lock_on_minimise
+        self._lock_on_focus_loss = lock_on_focus_loss
+        self.state = WorkState()
+        self.work: WorkPage | None = None
+        self.lock_panel: QWidget | None = None
+        self.setWindowTitle(APP_TITLE)
+        self.resize(1280, 820)
+        self.pages = QStackedWidget()
+        self.setCentralWidget(self.pages)
+        self.signin = SignInPage(server_label, demo=demo)
+        self.signin.sign_in_requested.connect(self._sign_in)
+        self.signin.cancel_requested.connect(self._cancel_sign_in)
+        self.pages.addWidget(self.signin)
+        self.status = SessionStatusBar(server_label)
+        self.setStatusBar(self.status)
+        self.runner.busy_changed.connect(self._busy_changed)
+        session.subscribe(self._on_transition)
+        lock = QShortcut(QKeySequence("Ctrl+L"), self)
+        lock.setContext(Qt.ShortcutContext.ApplicationShortcut)
+        lock.activated.connect(lambda: self.session.lock(LockReason.MANUAL))
+        self._keys = _KeyWatch(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._keys)
+            if isinstance(app, QApplication):
+                app.focusWindowChanged.connect(self._focus_window_changed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        self.signin.focus_first()
+
+    # -- session transitions --------------------------------------------------------
+
+    def _on_transition(self, t: Transition) -> None:
+        if t.new is SessionState.LOCKED:
+            self._render_locked()
+        elif t.new is SessionState.ACTIVE:
+            self._render_active(restore=t.old is SessionState.LOCKED)
+        elif t.new is SessionState.SIGNED_OUT:
+            self._render_signed_out(t.sign_out_reason or SignOutReason.USER)
+
+    def _render_active(self, *, restore: bool) -> None:
+        self._drop_lock_panel()
+        self.setWindowTitle(APP_TITLE)
+        user = self.session.user
+        if user is not None:
+            self.status.set_user(user.display_name, user.role, user.organisation)
+        self._build_work()
+        if restore:
+            self._restore_work()
+        elif self.work is not None:
+            self.work.form.focus_first()
+
+    def _render_locked(self) -> None:
+        """Same turn as the lock: empty and destroy child data, close dialogs, show the panel."""
+        self.setWindowTitle(LOCKED_TITLE)
+        self.runner.drop()
+        self._close_dialogs()
+        self._destroy_work()
+        self._clear_clipboard()
+        self.status.set_locked()
+        user = self.session.user
+        if user is None or self.lock_panel is not None:
+            return
+        panel = self._lock_panel_factory(user, self.session.locked_at)
+        panel.unlock_requested.connect(self._unlock)  # type: ignore[attr-defined]
+        sign_out = getattr(panel, "sign_out_requested", None)
+        if sign_out is not None:
+            sign_out.connect(lambda: self.session.sign_out(SignOutReason.USER))
+        self.lock_panel = panel
+        self.pages.addWidget(panel)
+        self.pages.setCurrentWidget(panel)
+        focus = getattr(panel, "focus_first", None)
+        if callable(focus):
+            focus()
+
+    def _render_signed_out(self, reason: SignOutReason) -> None:
+        self.setWindowTitle(APP_TITLE)
+        self.runner.drop()
+        self._close_dialogs()
+        self._destroy_work()
+        self._drop_lock_panel()
+        self._clear_clipboard()
+        self.state = WorkState()
+        self.status.set_signed_out()
+        if self._cache is not None:
+            cache = self._cache
+            self.auth_runner.submit("purge", cache.purge, _ignore, _ignore)
+        self.auth_runner.submit("sign-out", self.api.sign_out, _ignore, _ignore)
+        self.signin.reset()
+        self.signin.show_notice(SIGN_OUT_MESSAGES[reason])
+        self.pages.setCurrentWidget(self.signin)
+        self.signin.focus_first()
+
+    # -- building and destroying the workspace -------------------------------------
+
+    def _today(self) -> dt.date:
+        return self.clock.wall().astimezone().date()
+
+    def _build_work(self) -> None:
+        self._destroy_work()
+        work = WorkPage(self._copy, self._today)
+        work.lock_requested.connect(lambda: self.session.lock(LockReason.MANUAL))
+        work.sign_out_requested.connect(lambda: self.session.sign_out(SignOutReason.USER))
+        work.cancel_requested.connect(self._cancel)
+        work.form.search_requested.connect(self._search)
+        work.results.open_requested.connect(self._ask_reason)
+        work.record.back_requested.connect(self._back_to_results)
+        self.work = work
+        self.pages.addWidget(work)
+        self.pages.setCurrentWidget(work)
+
+    def _destroy_work(self) -> None:
+        work, self.work = self.work, None
+        if work is None:
+            return
+        work.wipe()
+        self.pages.removeWidget(work)
+        work.hide()
+        work.setParent(None)
+        work.deleteLater()
+
+    def _drop_lock_panel(self) -> None:
+        panel, self.lock_panel = self.lock_panel, None
+        if panel is not None:
+            self.pages.removeWidget(panel)
+            panel.hide()
+            panel.deleteLater()
+
+    def _close_dialogs(self) -> None:
+        for dialog in self.findChildren(QDialog):
+            dialog.reject()
+            dialog.hide()
+            dialog.setParent(None)
+            dialog.deleteLater()
+
+    def _restore_work(self) -> None:
+        work, state = self.work, self.state
+        if work is None:
+            return
+        if state.query is not None:
+            work.form.set_query(state.query)
+            if state.too_many:
+                work.results.show_too_many(state.query)
+            elif state.results is not None:
+                work.results.show_results(state.query, state.results)
+        if state.showing_record and state.record is not None:
+            work.record.show_record(state.record, state.record_cached_at)
+            work.show_record_pane()
+        else:
+            work.show_results_pane()
+
+    # -- sign-in and unlock -----------------------------------------------------------
+
+    def _sign_in(self, username: str, password: str, otp: str) -> None:
+        self.signin.set_busy(True)
+        api = self.api
+        self.auth_runner.submit(
+            "sign-in",
+            lambda: api.sign_in(username, password, otp),
+            self._signed_in,
+            self._sign_in_failed,
+        )
+
+    def _cancel_sign_in(self) -> None:
+        self.auth_runner.cancel()
+        self.signin.set_busy(False)
+        self.signin.show_error("Sign-in cancelled. Try again when the network is back.")
+
+    def _signed_in(self, result: object) -> None:
+        self.signin.set_busy(False)
+        user = getattr(result, "user", None)
+        if not isinstance(user, UserInfo):
+            self.signin.show_error(GENERIC_ERROR)
+            return
+        if self.session.state is not SessionState.SIGNED_OUT:
+            return
+        self.signin.reset()
+        self.session.sign_in(user, self._absolute_seconds_left())
+
+    def _sign_in_failed(self, exc: BaseException) -> None:
+        self.signin.set_busy(False)
+        if isinstance(exc, Cancelled):
+            return
+        self.signin.show_error(self._message(exc, "sign-in"))
+
+    def _unlock(self, password: str) -> None:
+        panel = self.lock_panel
+        attempt = self.session.begin_unlock()
+        _call(panel, "set_checking", True)
+        api = self.api
+
+        def done(_: object) -> None:
+            _call(self.lock_panel, "set_checking", False)
+            self.session.unlock_succeeded(attempt)
+
+        def failed(exc: BaseException) -> None:
+            _call(self.lock_panel, "set_checking", False)
+            if isinstance(exc, SessionExpired):
+                self.session.server_expired()
+            elif isinstance(exc, SignInFailed):
+                self.session.unlock_failed(attempt)
+                _call(self.lock_panel, "show_message", "That password is not right.")
+            elif not isinstance(exc, Cancelled):
+                _call(self.lock_panel, "show_message", self._message(exc, "unlock"))
+
+        self.auth_runner.submit("unlock", lambda: api.unlock(password), done, failed)
+
+    # -- search and record ------------------------------------------------------------
+
+    def _search(self, query: SearchQuery) -> None:
+        work = self.work
+        if work is None:
+            return
+        self.state.query = query
+        work.show_notice("")
+        work.show_results_pane()
+        work.results.show_waiting("Searching…")
+        api = self.api
+        self.runner.submit(
+            "search", lambda: api.search(query), self._search_done, self._search_failed
+        )
+
+    def _search_done(self, result: object) -> None:
+        self._sync_expiry()
+        if not isinstance(result, SearchResult) or self.state.query is None:
+            return
+        self.state.results = result.children
+        self.state.too_many = False
+        self.state.showing_record = False
+        if self.work is not None:
+            self.work.results.show_results(self.state.query, result.children)
+            self.work.show_results_pane()
+
+    def _search_failed(self, exc: BaseException) -> None:
+        query = self.state.query
+        if isinstance(exc, TooManyMatches) and query is not None:
+            self.state.results = None
+            self.state.too_many = True
+            if self.work is not None:
+                self.work.results.show_too_many(query)
+            return
+        message = self._message(exc, "search")
+        if message and self.work is not None:
+            self.work.results.show_error(message)
+
+    def _ask_reason(self, child: ChildSummary) -> None:
+        dialog = ReasonDialog(self.state.last_reason, self)
+        dialog.reason_chosen.connect(
+            lambda reason, text: self._open_record(child.index_id, reason, text)
+        )
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _open_record(self, index_id: str, reason: AccessReason, text: str) -> None:
+        if self.work is None:
+            return
+        self.state.last_reason = reason
+        self.work.show_notice("")
+        api, cache = self.api, self._cache
+
+        def fetch() -> tuple[ChildRecord, dt.datetime | None]:
+            try:
+                record = api.record(index_id, reason, text)
+            except NetworkError:
+                cached = cache.get(index_id) if cache is not None else None
+                if cached is None:
+                    raise
+                return cached.record, cached.cached_at
+            if cache is not None:
+                cache.put(record)
+            return record, None
+
+        self.runner.submit("record", fetch, self._record_done, self._record_failed)
+
+    def _record_done(self, result: object) -> None:
+        self._sync_expiry()
+        if not isinstance(result, tuple) or self.work is None:
+            return
+        record, cached_at = result
+        self.state.record = record
+        self.state.record_cached_at = cached_at
+        self.state.showing_record = True
+        self.work.record.show_record(record, cached_at)
+        self.work.show_record_pane()
+
+    def _record_failed(self, exc: BaseException) -> None:
+        message = self._message(exc, "record")
+        if message and self.work is not None:
+            self.work.show_notice(message)
+
+    def _back_to_results(self) -> None:
+        self.state.showing_record = False
+        self.state.record = None
+        if self.work is not None:
+            self.work.record.clear()
+            self.work.show_results_pane()
+
+    # -- shared plumbing ----------------------------------------------------------------
+
+    def _message(self, exc: BaseException, what: str) -> str:
+        """The text to show for a failure; a 401 ends the session here."""
+        if isinstance(exc, Cancelled):
+            return ""
+        if isinstance(exc, SessionExpired):
+            self.session.server_expired()
+            return ""
+        if isinstance(exc, UserFacingError):
+            return exc.user_message
+        # A bug: log the class only (an unexpected message could hold child data).
+        log.error("unexpected %s during %s", type(exc).__name__, what)
+        return GENERIC_ERROR
+
+    def _cancel(self) -> None:
+        self.runner.cancel()
+        if self.work is not None:
+            self.work.results.show_waiting("Cancelled. Search again when you are ready.")
+
+    def _busy_changed(self, busy: bool, channel: str) -> None:
+        if self.work is None:
+            return
+        text = {"search": "Searching…", "record": "Opening the record…"}.get(channel, "Working…")
+        self.work.set_busy(busy, text)
+
+    def _absolute_seconds_left(self) -> float | None:
+        expires = self.api.absolute_expires_at
+        if expires is None:
+            return None
+        return max(0.0, (expires - self.clock.wall()).total_seconds())
+
+    def _sync_expiry(self) -> None:
+        left = self._absolute_seconds_left()
+        if left is not None and self.session.state is not SessionState.SIGNED_OUT:
+            self.session.set_absolute_seconds_left(left)
+
+    def _tick(self) -> None:
+        self.session.tick()
+        if self.session.state is SessionState.ACTIVE:
+            absolute = self.session.absolute_seconds_left()
+            self.status.update_time(absolute, self.session.idle_seconds_left())
+            if self.work is not None:
+                warn = ""
+                if self.session.expiry_warning_due():
+                    warn = (
+                        f"Your session ends in {format_time_left(absolute)}. "
+                        "Save what you need; you will have to sign in again."
+                    )
+                self.work.show_expiry_warning(warn)
+
+    # -- window events --------------------------------------------------------------
+
+    def changeEvent(self, event: QEvent) -> None:
+        if (
+            event.type() == QEvent.Type.WindowStateChange
+            and self._lock_on_minimise
+            and self.windowState() & Qt.WindowState.WindowMinimized
+        ):
+            self.session.lock(LockReason.MINIMISE)
+        super().changeEvent(event)
+
+    def _focus_window_changed(self, window: object) -> None:
+        if self._lock_on_focus_loss and window is None:
+            self.session.lock(LockReason.FOCUS_LOSS)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.timer.stop()
+        self.session.sign_out(SignOutReason.QUIT)
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._keys)
+        super().closeEvent(event)
+
+
+def _ignore(_: object) -> None:
+    """For best-effort calls (sign-out, purge) whose outcome changes nothing."""
+
+
+def _call(target: object, name: str, *args: object) -> None:
+    method = getattr(target, name, None)
+    if callable(method):
+        method(*args)
