@@ -23,13 +23,8 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
-    QFrame,
-    QLabel,
-    QLineEdit,
     QMainWindow,
-    QPushButton,
     QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -58,14 +53,22 @@ from cpdesk.session import (
     SignOutReason,
     Transition,
 )
+from cpdesk.ui.lockscreen import LockScreen
 from cpdesk.ui.reason_dialog import ReasonDialog
 from cpdesk.ui.signin import SignInPage
 from cpdesk.ui.statusbar import SessionStatusBar, format_time_left
-from cpdesk.ui.theme import set_role
 from cpdesk.ui.work_page import WorkPage
 from cpdesk.ui.workers import TaskRunner
 
-__all__ = ["APP_TITLE", "LOCKED_TITLE", "IndexApi", "LockPanel", "MainWindow", "WorkState"]
+__all__ = [
+    "APP_TITLE",
+    "LOCKED_TITLE",
+    "IndexApi",
+    "LockPanel",
+    "MainWindow",
+    "WorkState",
+    "default_lock_panel",
+]
 
 log = logging.getLogger(__name__)
 
@@ -125,63 +128,11 @@ class WorkState:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-class FallbackLockPanel(QWidget):
-    """A minimal lock panel used until `ui/lockscreen.py` provides the real one.
-
-    Signals:
-        unlock_requested(str): the password typed.
-    """
-
-    unlock_requested = Signal(str)
-    sign_out_requested = Signal()
-
-    def __init__(self, user: UserInfo, locked_at: dt.datetime | None) -> None:
-        super().__init__()
-        self.setObjectName("page")
-        card = QFrame()
-        set_role(card, "card")
-        card.setMaximumWidth(520)
-        layout = QVBoxLayout(card)
-        layout.setContentsMargins(32, 28, 32, 28)
-        title = QLabel("cpdesk is locked")
-        set_role(title, "h1")
-        when = f" at {locked_at.astimezone():%H:%M}" if locked_at else ""
-        who = QLabel(f"Signed in as {user.display_name}. Locked{when}.")
-        who.setWordWrap(True)
-        self.error = QLabel("")
-        set_role(self.error, "error")
-        self.error.hide()
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setAccessibleName("Password to unlock")
-        self.password.setObjectName("unlock-password")
-        self.button = QPushButton("Unlock")
-        set_role(self.button, "primary")
-        self.button.setObjectName("unlock")
-        self.password.returnPressed.connect(self._submit)
-        self.button.clicked.connect(self._submit)
-        for widget in (title, who, self.error, QLabel("Password"), self.password, self.button):
-            layout.addWidget(widget)
-        outer = QVBoxLayout(self)
-        outer.addStretch(1)
-        outer.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)
-        outer.addStretch(2)
-
-    def _submit(self) -> None:
-        password = self.password.text()
-        self.password.clear()
-        if password:
-            self.unlock_requested.emit(password)
-
-    def show_message(self, text: str, *, error: bool = True) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
-
-    def set_checking(self, busy: bool) -> None:
-        self.button.setEnabled(not busy)
-
-    def focus_first(self) -> None:
-        self.password.setFocus()
+def default_lock_panel(user: UserInfo, locked_at: dt.datetime | None) -> QWidget:
+    """The privacy screen's panel (ui/lockscreen.py), filled for this lock."""
+    panel = LockScreen(APP_TITLE)
+    panel.show_locked(user, locked_at)
+    return panel
 
 
 class _KeyWatch(QObject):
@@ -241,7 +192,7 @@ class MainWindow(QMainWindow):
         self._copy = copy
         self._clear_clipboard = clear_clipboard
         self._cache = cache
-        self._lock_panel_factory: LockPanelFactory = lock_panel_factory or FallbackLockPanel
+        self._lock_panel_factory: LockPanelFactory = lock_panel_factory or default_lock_panel
         self._lock_on_minimise = lock_on_minimise
         self._lock_on_focus_loss = lock_on_focus_loss
         self.state = WorkState()

@@ -9,15 +9,16 @@ call ends quickly with `Cancelled`). Callbacks always run on the GUI thread.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
-__all__ = ["TaskRunner"]
+__all__ = ["GuiThreadGarbageCollector", "TaskRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +143,34 @@ class TaskRunner(QObject):
         pending = self._take(ticket)
         if pending is not None and isinstance(exc, BaseException):
             pending.on_error(exc)
+
+
+class GuiThreadGarbageCollector(QObject):
+    """Run Python's cycle collector on the GUI thread only.
+
+    The collector runs in whichever thread happens to allocate; if that is a worker and a
+    collected cycle holds a widget, Qt destroys the widget off the GUI thread and crashes.
+    Like qutebrowser, switch automatic collection off and collect from a GUI-thread timer.
+    """
+
+    def __init__(self, interval_ms: int = 1000, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.collect)
+
+    def start(self) -> None:
+        gc.disable()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.collect()
+        gc.enable()
+
+    def collect(self) -> None:
+        threshold = gc.get_threshold()[0]
+        if gc.get_count()[0] >= threshold:
+            gc.collect(0)
+        if gc.get_count()[1] >= gc.get_threshold()[1]:
+            gc.collect()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+import pytest
 
 from cpdesk.errors import SignInFailed
 from cpdesk.records import (
@@ -75,6 +79,11 @@ JAYDEN_RECORD = ChildRecord(
 )
 
 
+@dataclass(frozen=True)
+class FakeSignIn:
+    user: UserInfo
+
+
 @dataclass
 class FakeApi:
     """Answers like IndexClient, from memory. `gate` makes calls wait (a stalling server)."""
@@ -103,11 +112,7 @@ class FakeApi:
         if password != self.password:
             raise SignInFailed()
 
-        @dataclass
-        class Result:
-            user: UserInfo
-
-        return Result(USER)
+        return FakeSignIn(USER)
 
     def unlock(self, password: str) -> None:
         self.calls.append(("unlock", None))
@@ -136,3 +141,13 @@ class FakeApi:
     @property
     def absolute_expires_at(self) -> dt.datetime | None:
         return self.expires
+
+
+@pytest.fixture(autouse=True)
+def gc_on_gui_thread() -> Iterator[None]:
+    """As the app does: no cycle collection in worker threads (it would free widgets there)."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.collect()
+    gc.enable()

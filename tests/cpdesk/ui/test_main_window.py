@@ -23,7 +23,10 @@ from cpdesk.ui.main_window import LOCKED_TITLE, MainWindow
 from cpdesk.ui.reason_dialog import ReasonDialog
 from cpdesk.ui.theme import apply_theme
 from cpdesk.ui.workers import TaskRunner
-from tests.cpdesk.ui.fakes import FakeApi
+from tests.cpdesk.ui.fakes import (
+    FakeApi,
+    gc_on_gui_thread,  # noqa: F401
+)
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 

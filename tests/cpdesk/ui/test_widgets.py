@@ -17,7 +17,12 @@ from cpdesk.ui.search import SearchForm
 from cpdesk.ui.signin import SignInPage
 from cpdesk.ui.statusbar import format_time_left
 from cpdesk.ui.theme import MIN_TARGET_PX, apply_theme
-from tests.cpdesk.ui.fakes import JAYDEN_RECORD, OLIVIA, OLIVIA_RECORD
+from tests.cpdesk.ui.fakes import (
+    JAYDEN_RECORD,
+    OLIVIA,
+    OLIVIA_RECORD,
+    gc_on_gui_thread,  # noqa: F401
+)
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
