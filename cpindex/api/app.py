@@ -1,0 +1,308 @@
+"""`create_app(services)`: the server's composition root, routes and error mapping.
+
+Handlers stay lean (an empty FastAPI endpoint already costs most of a millisecond): parse,
+check the session, call the search or record loader, build FHIR, audit, answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from cpindex.api.fhir import everything_bundle, searchset_bundle
+from cpindex.api.metadata import capability_statement
+from cpindex.api.middleware import RequestContextMiddleware
+from cpindex.api.outcomes import error_response, fhir_response, too_many_matches
+from cpindex.audit import record_event
+from cpindex.auth.sessions import SessionInfo, SessionStore
+from cpindex.clock import Clock, SystemClock
+from cpindex.config import ServerSettings
+from cpindex.errors import RequestError
+from cpindex.records import load_record, load_summaries
+from cpindex.search.engine import search_children
+from cpindex.search.params import parse_search
+
+__all__ = ["ACCESS_REASONS", "Services", "create_app"]
+
+ACCESS_REASONS = (
+    "emergency-care",
+    "safeguarding",
+    "health-care",
+    "education-welfare",
+    "social-care",
+    "youth-support",
+    "other",
+)
+_MAX_BODY = 4096
+_MAX_REASON_TEXT = 500
+
+
+@dataclass(frozen=True)
+class Services:
+    engine: Engine
+    settings: ServerSettings
+    clock: Clock
+    sessions: SessionStore
+
+    @classmethod
+    def build(
+        cls, engine: Engine, settings: ServerSettings | None = None, clock: Clock | None = None
+    ) -> Services:
+        settings = settings or ServerSettings()
+        clock = clock or SystemClock()
+        sessions = SessionStore(
+            engine,
+            clock,
+            idle=dt.timedelta(minutes=settings.idle_minutes),
+            absolute=dt.timedelta(hours=settings.absolute_hours),
+        )
+        return cls(engine, settings, clock, sessions)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _session_body(info: SessionInfo) -> dict[str, Any]:
+    return {
+        "idle_expires_at": _iso(info.idle_expires_at),
+        "absolute_expires_at": _iso(info.absolute_expires_at),
+        "idle_timeout_seconds": info.idle_timeout_seconds,
+        "user": {
+            "username": info.user.username,
+            "display_name": info.user.display_name,
+            "role": info.user.role,
+            "organisation": info.user.organisation,
+        },
+    }
+
+
+def _denied(message: str = "Sign in again: the session has ended.") -> RequestError:
+    return RequestError(
+        401, "login", "ACCESS_DENIED", message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+_SIGN_IN_FAILED = "The username, password or code is not right."
+
+
+def create_app(services: Services) -> FastAPI:
+    """The FastAPI application over `services` (no globals: tests build their own)."""
+    app = FastAPI(
+        title="cpindex",
+        version="1.0.0",
+        summary="National children's index (synthetic data): FHIR R4, PDS conventions.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    app.state.services = services
+
+    @app.exception_handler(RequestError)
+    async def _request_error(_request: Request, exc: RequestError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            error = RequestError(404, "not-found", "RESOURCE_NOT_FOUND", "No such endpoint.")
+        elif exc.status_code == 405:
+            error = RequestError(405, "not-supported", "NOT_ALLOWED", "Method not allowed here.")
+        else:
+            error = RequestError(exc.status_code, "processing", "INVALID_VALUE", str(exc.detail))
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return error_response(
+            RequestError(400, "value", "INVALID_VALUE", "A parameter or header is not valid.")
+        )
+
+    def authenticate(request: Request) -> SessionInfo:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _denied("Sign in first: no bearer token was sent.")
+        info = services.sessions.authenticate(token.strip())
+        if info is None:
+            raise _denied()
+        request.scope.setdefault("state", {})["response_headers"] = {
+            "X-Session-Idle-Expires": _iso(info.idle_expires_at),
+            "X-Session-Absolute-Expires": _iso(info.absolute_expires_at),
+        }
+        return info
+
+    def audit(
+        request: Request, info: SessionInfo | None, action: str, outcome: str, **kw: Any
+    ) -> None:
+        record_event(
+            services.engine,
+            at=services.clock.now(),
+            action=action,
+            outcome=outcome,
+            request_id=request.scope.get("state", {}).get("request_id"),
+            username=info.user.username if info else kw.pop("username", None),
+            role=info.user.role if info else None,
+            organisation=info.user.organisation if info else None,
+            **kw,
+        )
+
+    async def json_body(request: Request) -> dict[str, Any]:
+        if request.headers.get("content-type", "").split(";")[0].strip() not in (
+            "application/json",
+            "application/fhir+json",
+        ):
+            raise RequestError(400, "value", "INVALID_VALUE", "Send the body as JSON.")
+        raw = await request.body()
+        if len(raw) > _MAX_BODY:
+            raise RequestError(413, "too-long", "INVALID_VALUE", "The request body is too large.")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise RequestError(
+                400, "value", "INVALID_VALUE", "The body is not valid JSON."
+            ) from None
+        if not isinstance(body, dict):
+            raise RequestError(400, "value", "INVALID_VALUE", "The body must be a JSON object.")
+        return body
+
+    def text_field(body: dict[str, Any], name: str) -> str:
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            raise RequestError(400, "required", "MISSING_VALUE", f"Give '{name}' as text.")
+        if len(value) > 1024:
+            raise RequestError(400, "value", "INVALID_VALUE", f"'{name}' is too long.")
+        return value
+
+    @app.post("/auth/session", status_code=201, tags=["auth"])
+    async def sign_in(request: Request) -> Response:
+        """Username, password and TOTP code -> an opaque bearer token."""
+        body = await json_body(request)
+        username = text_field(body, "username")
+        password = text_field(body, "password")
+        otp = text_field(body, "otp")
+        result = await run_in_threadpool(services.sessions.sign_in, username, password, otp)
+        if result is None:
+            await run_in_threadpool(
+                audit, request, None, "sign-in", "failure", username=username[:100]
+            )
+            raise RequestError(401, "login", "ACCESS_DENIED", _SIGN_IN_FAILED)
+        token, info = result
+        await run_in_threadpool(audit, request, info, "sign-in", "success")
+        answer = {"token": token, "token_type": "Bearer", **_session_body(info)}
+        request.scope.setdefault("state", {})["response_headers"] = {
+            "X-Session-Idle-Expires": _iso(info.idle_expires_at),
+            "X-Session-Absolute-Expires": _iso(info.absolute_expires_at),
+        }
+        return fhir_response(answer, 201, {"Cache-Control": "no-store"})
+
+    @app.get("/auth/session", tags=["auth"])
+    def session_info(request: Request) -> Response:
+        """The current session (slides the idle expiry like any call)."""
+        return fhir_response(_session_body(authenticate(request)))
+
+    @app.post("/auth/unlock", tags=["auth"])
+    async def unlock(request: Request) -> Response:
+        """Re-check the password for a locked client without a new session."""
+        info = await run_in_threadpool(authenticate, request)
+        password = text_field(await json_body(request), "password")
+        ok = await run_in_threadpool(services.sessions.unlock, info, password)
+        await run_in_threadpool(audit, request, info, "unlock", "success" if ok else "failure")
+        if not ok:
+            raise RequestError(401, "login", "ACCESS_DENIED", "The password is not right.")
+        return fhir_response({"unlocked": True})
+
+    @app.delete("/auth/session", status_code=204, tags=["auth"])
+    def sign_out(request: Request) -> Response:
+        """Revoke the token."""
+        info = authenticate(request)
+        services.sessions.revoke(info)
+        audit(request, info, "sign-out", "success")
+        return Response(status_code=204)
+
+    @app.get("/Patient", tags=["patient"])
+    def search(
+        request: Request,
+        family: Annotated[str | None, Query()] = None,
+        given: Annotated[list[str] | None, Query()] = None,
+        birthdate: Annotated[list[str] | None, Query()] = None,
+        gender: Annotated[str | None, Query()] = None,
+        postalcode: Annotated[str | None, Query(alias="address-postalcode")] = None,
+        fuzzy: Annotated[str | None, Query(alias="_fuzzy-match")] = None,
+        exact: Annotated[str | None, Query(alias="_exact-match")] = None,
+        max_results: Annotated[str | None, Query(alias="_max-results")] = None,
+    ) -> Response:
+        """Search as PDS does; a searchset Bundle ranked by search.score, or too-many-matches."""
+        info = authenticate(request)
+        query = parse_search(list(request.query_params.multi_items()))
+        with services.engine.connect() as conn:
+            matches = search_children(conn, query)
+            if len(matches) > query.max_results:
+                rows = {}
+            else:
+                rows = load_summaries(conn, [m.child_pk for m in matches])
+        detail = {"parameters": query.audit_parameters(), "results": len(matches)}
+        audit(request, info, "search", "success", detail=detail)
+        if len(matches) > query.max_results:
+            return too_many_matches(query.max_results)
+        entries = [(rows[m.child_pk], m.score) for m in matches if m.child_pk in rows]
+        phone = services.settings.index_team_phone
+        return fhir_response(searchset_bundle(entries, phone, services.clock.now()))
+
+    @app.get("/Patient/{patient_id}/$everything", tags=["patient"])
+    def everything(
+        request: Request,
+        patient_id: str,
+        reason: Annotated[str | None, Header(alias="X-Access-Reason")] = None,
+        reason_text: Annotated[str | None, Header(alias="X-Access-Reason-Text")] = None,
+    ) -> Response:
+        """The child's record as a collection Bundle; needs a reason for access."""
+        info = authenticate(request)
+        code = (reason or "").strip().lower()
+        text = unquote(reason_text or "", errors="strict").strip() if reason_text else ""
+        if code not in ACCESS_REASONS:
+            raise RequestError(
+                400,
+                "required",
+                "MISSING_ACCESS_REASON",
+                "Say why you are opening this record: send X-Access-Reason with one of "
+                + ", ".join(ACCESS_REASONS)
+                + ".",
+            )
+        if len(text) > _MAX_REASON_TEXT:
+            raise RequestError(
+                400, "value", "INVALID_VALUE", "The reason text is too long (500 at most)."
+            )
+        if code == "other" and not text:
+            raise RequestError(
+                400,
+                "required",
+                "MISSING_ACCESS_REASON",
+                "With the reason 'other', say why in X-Access-Reason-Text.",
+            )
+        with services.engine.connect() as conn:
+            record = load_record(conn, patient_id[:64])
+        detail = {"reason": code, "reason_text": text}
+        if record is None:
+            audit(request, info, "view", "not-found", patient_id=patient_id[:36], detail=detail)
+            raise RequestError(404, "not-found", "RESOURCE_NOT_FOUND", "No child has that id.")
+        audit(request, info, "view", "success", patient_id=patient_id, detail=detail)
+        phone = services.settings.index_team_phone
+        return fhir_response(everything_bundle(record, phone, services.clock.now()))
+
+    @app.get("/metadata", tags=["meta"])
+    def metadata() -> Response:
+        """The CapabilityStatement."""
+        return fhir_response(capability_statement(services.clock.now()))
+
+    return app

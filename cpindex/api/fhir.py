@@ -1,0 +1,214 @@
+"""FHIR R4 resources built from store rows. Shielding is applied here and only here.
+
+A shielded child's resources carry identifier, name, birth date, gender and the index
+team's contact; nothing else is ever put into the response, so no client can leak it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from cpindex.records import CarerRow, ChildRow, OrganisationRow, RecordRow
+
+__all__ = ["everything_bundle", "patient_resource", "searchset_bundle"]
+
+NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
+EXT = "https://cpindex.example/fhir/StructureDefinition/"
+ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+RESTRICTED = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+    "code": "R",
+    "display": "restricted",
+}
+RELATIONSHIPS = {
+    "MTH": "Mother",
+    "FTH": "Father",
+    "GRMTH": "Grandmother",
+    "GRFTH": "Grandfather",
+    "STPMTH": "Stepmother",
+    "STPFTH": "Stepfather",
+    "FSTPAR": "Foster parent",
+    "GUARD": "Guardian",
+}
+_NAME_USE = {"official": "official", "old": "old", "nickname": "nickname"}
+
+
+def _names(child: ChildRow) -> list[dict[str, Any]]:
+    return [
+        {"use": _NAME_USE[n.kind], "family": n.family, "given": list(n.given)} for n in child.names
+    ]
+
+
+def _phone(value: str, use: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"system": "phone", "value": value}
+    if use:
+        entry["use"] = use
+    return entry
+
+
+def _address(line1: str, line2: str | None, city: str | None, postcode: str) -> dict[str, Any]:
+    lines = [line1] + ([line2] if line2 else [])
+    address: dict[str, Any] = {"use": "home", "line": lines, "postalCode": postcode}
+    if city:
+        address["city"] = city
+    return address
+
+
+def patient_resource(child: ChildRow, index_team_phone: str) -> dict[str, Any]:
+    """A Patient; for a shielded child, the restricted form only."""
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": child.index_id,
+        "meta": {"security": []},
+        "identifier": [{"system": NHS_NUMBER, "value": child.nhs_number}],
+        "name": _names(child),
+        "gender": child.gender,
+        "birthDate": child.birth_date.isoformat(),
+    }
+    if child.shielded:
+        # Official name only: a previous name or alias could point to the old address.
+        patient["name"] = [n for n in patient["name"] if n["use"] == "official"][:1]
+        patient["meta"] = {"security": [dict(RESTRICTED)]}
+        patient["extension"] = [
+            {
+                "url": EXT + "index-team-contact",
+                "valueString": f"Contact the index team on {index_team_phone}",
+            }
+        ]
+        return patient
+    patient["address"] = [_address(child.line1, child.line2, child.city, child.postcode)]
+    return patient
+
+
+def searchset_bundle(
+    entries: list[tuple[ChildRow, float]], index_team_phone: str, now: dt.datetime
+) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": _instant(now),
+        "total": len(entries),
+    }
+    if entries:
+        bundle["entry"] = [
+            {
+                "fullUrl": f"urn:uuid:{c.index_id}",
+                "search": {"score": score},
+                "resource": patient_resource(c, index_team_phone),
+            }
+            for c, score in entries
+        ]
+    return bundle
+
+
+def _related_person(patient_id: str, number: int, carer: CarerRow) -> dict[str, Any]:
+    telecom = []
+    if carer.phone:
+        telecom.append(_phone(carer.phone, "mobile"))
+    if carer.email:
+        telecom.append({"system": "email", "value": carer.email})
+    person: dict[str, Any] = {
+        "resourceType": "RelatedPerson",
+        "id": f"{patient_id}-carer-{number}",
+        "extension": [
+            {
+                "url": EXT + "parental-responsibility",
+                "valueBoolean": carer.parental_responsibility,
+            }
+        ],
+        "patient": {"reference": f"Patient/{patient_id}"},
+        "relationship": [
+            {
+                "coding": [
+                    {
+                        "system": ROLE_CODES,
+                        "code": carer.relationship,
+                        "display": RELATIONSHIPS.get(carer.relationship, carer.relationship),
+                    }
+                ],
+                "text": RELATIONSHIPS.get(carer.relationship, carer.relationship),
+            }
+        ],
+        "name": [{"family": carer.family, "given": [carer.given]}],
+    }
+    if telecom:
+        person["telecom"] = telecom
+    if carer.line1 and carer.postcode:
+        person["address"] = [_address(carer.line1, None, carer.city, carer.postcode)]
+    return person
+
+
+def _organisation(patient_id: str, org: OrganisationRow) -> dict[str, Any]:
+    telecom = [_phone(org.phone, "work")]
+    if org.email:
+        telecom.append({"system": "email", "value": org.email})
+    label = "School" if org.kind == "school" else "GP practice"
+    return {
+        "resourceType": "Organization",
+        "id": f"{patient_id}-{org.kind}",
+        "type": [{"coding": [{"code": org.kind, "display": label}], "text": label}],
+        "name": org.name,
+        "telecom": telecom,
+    }
+
+
+def _entry(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
+
+
+def everything_bundle(record: RecordRow, index_team_phone: str, now: dt.datetime) -> dict[str, Any]:
+    """The record as a collection Bundle; a shielded child's holds the Patient alone."""
+    pid = record.child.index_id
+    resources = [patient_resource(record.child, index_team_phone)]
+    if not record.child.shielded:
+        resources += [_related_person(pid, i, c) for i, c in enumerate(record.carers, start=1)]
+        resources += [
+            _organisation(pid, org) for org in (record.school, record.gp) if org is not None
+        ]
+        for i, inv in enumerate(record.involvements, start=1):
+            resources.append(
+                {
+                    "resourceType": "PractitionerRole",
+                    "id": f"{pid}-involvement-{i}",
+                    "extension": [{"url": EXT + "lead-professional", "valueBoolean": inv.lead}],
+                    "period": {"start": inv.since.isoformat()},
+                    "practitioner": {"display": inv.name},
+                    "organization": {"display": inv.organisation},
+                    "code": [{"text": inv.role}],
+                    "telecom": [
+                        _phone(inv.phone, "work"),
+                        {"system": "email", "value": inv.email},
+                    ],
+                }
+            )
+        if record.sensitive_contact:
+            resources.append(
+                {
+                    "resourceType": "PractitionerRole",
+                    "id": f"{pid}-sensitive-service",
+                    "extension": [{"url": EXT + "lead-professional", "valueBoolean": False}],
+                    "code": [{"text": "Sensitive service"}],
+                    "telecom": [_phone(record.sensitive_contact, "work")],
+                }
+            )
+        if record.caf:
+            resources.append(
+                {
+                    "resourceType": "Flag",
+                    "id": f"{pid}-caf",
+                    "status": "active",
+                    "code": {"text": "Common Assessment Framework assessment"},
+                    "subject": {"reference": f"Patient/{pid}"},
+                }
+            )
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": _instant(now),
+        "entry": [_entry(r) for r in resources],
+    }
+
+
+def _instant(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,52 @@
+"""The CapabilityStatement served at /metadata."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+__all__ = ["capability_statement"]
+
+
+def capability_statement(now: dt.datetime) -> dict[str, Any]:
+    search_params = [
+        {"name": "family", "type": "string"},
+        {"name": "given", "type": "string"},
+        {"name": "birthdate", "type": "date"},
+        {"name": "gender", "type": "token"},
+        {"name": "address-postalcode", "type": "string"},
+        {"name": "_fuzzy-match", "type": "token"},
+        {"name": "_exact-match", "type": "token"},
+        {"name": "_max-results", "type": "number"},
+    ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": now.date().isoformat(),
+        "publisher": "cpindex (synthetic data only)",
+        "kind": "instance",
+        "software": {"name": "cpindex", "version": "1.0.0"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "description": "Bearer token from POST /auth/session (password + TOTP)."
+                },
+                "resource": [
+                    {
+                        "type": "Patient",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": search_params,
+                        "operation": [
+                            {
+                                "name": "everything",
+                                "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Accounts, password and TOTP checks, and bearer sessions."""

@@ -1,0 +1,167 @@
+"""User accounts: create, reset, disable, unlock, list (the `cpindex user` commands)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select, update
+
+from cpindex.auth.passwords import hash_password, new_totp_secret, provisioning_uri
+from cpindex.seed.demo import DEMO_ACCOUNTS
+from cpindex.store.schema import user_account, user_session
+
+__all__ = [
+    "ROLES",
+    "UnknownUser",
+    "UserExists",
+    "UserRow",
+    "create_demo_accounts",
+    "create_user",
+    "disable_user",
+    "list_users",
+    "reset_user",
+    "unlock_user",
+]
+
+ROLES = ("practitioner", "index-team", "admin")
+
+
+class UserExists(Exception):
+    pass
+
+
+class UnknownUser(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class UserRow:
+    username: str
+    display_name: str
+    role: str
+    organisation: str
+    disabled: bool
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_user(
+    conn: Connection,
+    username: str,
+    password: str,
+    *,
+    role: str,
+    organisation: str,
+    display_name: str | None = None,
+    family_name: str | None = None,
+    postcode_district: str | None = None,
+    totp_secret: str | None = None,
+) -> str:
+    """Add a user; returns the TOTP provisioning URI for an authenticator app."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if not username or not password:
+        raise ValueError("username and password must not be empty")
+    exists = conn.scalar(select(user_account.c.id).where(user_account.c.username == username))
+    if exists is not None:
+        raise UserExists(username)
+    secret = totp_secret or new_totp_secret()
+    conn.execute(
+        insert(user_account).values(
+            username=username,
+            display_name=display_name or username,
+            role=role,
+            organisation=organisation,
+            family_name=family_name,
+            postcode_district=postcode_district,
+            password_hash=hash_password(password),
+            totp_secret=secret,
+            disabled=False,
+            failed_count=0,
+            locked_until=None,
+            created_at=_now(),
+        )
+    )
+    return provisioning_uri(secret, username)
+
+
+def create_demo_accounts(conn: Connection) -> None:
+    """The documented demo accounts (cpindex.seed.demo.DEMO_ACCOUNTS); skips existing ones."""
+    for account in DEMO_ACCOUNTS:
+        try:
+            create_user(
+                conn,
+                account.username,
+                account.password,
+                role=account.role,
+                organisation=account.organisation,
+                display_name=account.display_name,
+                totp_secret=account.totp_secret,
+            )
+        except UserExists:
+            continue
+
+
+def _require(conn: Connection, username: str) -> int:
+    uid = conn.scalar(select(user_account.c.id).where(user_account.c.username == username))
+    if uid is None:
+        raise UnknownUser(username)
+    return int(uid)
+
+
+def _revoke_all(conn: Connection, uid: int) -> None:
+    conn.execute(
+        update(user_session)
+        .where(user_session.c.user_id == uid, user_session.c.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+
+
+def reset_user(conn: Connection, username: str, password: str) -> str:
+    """New password and new TOTP secret; ends the user's sessions. Returns the new URI."""
+    uid = _require(conn, username)
+    secret = new_totp_secret()
+    conn.execute(
+        update(user_account)
+        .where(user_account.c.id == uid)
+        .values(
+            password_hash=hash_password(password),
+            totp_secret=secret,
+            failed_count=0,
+            locked_until=None,
+        )
+    )
+    _revoke_all(conn, uid)
+    return provisioning_uri(secret, username)
+
+
+def disable_user(conn: Connection, username: str) -> None:
+    uid = _require(conn, username)
+    conn.execute(update(user_account).where(user_account.c.id == uid).values(disabled=True))
+    _revoke_all(conn, uid)
+
+
+def unlock_user(conn: Connection, username: str) -> None:
+    """Clear a lock-out (lock-out itself arrives with part 2)."""
+    uid = _require(conn, username)
+    conn.execute(
+        update(user_account)
+        .where(user_account.c.id == uid)
+        .values(failed_count=0, locked_until=None)
+    )
+
+
+def list_users(conn: Connection) -> list[UserRow]:
+    rows = conn.execute(
+        select(
+            user_account.c.username,
+            user_account.c.display_name,
+            user_account.c.role,
+            user_account.c.organisation,
+            user_account.c.disabled,
+        ).order_by(user_account.c.username)
+    ).all()
+    return [UserRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]

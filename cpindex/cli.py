@@ -1,0 +1,191 @@
+"""The `cpindex` command line: seed, serve, user.
+
+Exit codes: 0 ok, 2 usage error, 1 anything else, with a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cpindex.config import ServerSettings, env_float, env_int
+from cpindex.store.db import default_database_url, make_engine, upgrade
+
+__all__ = ["main"]
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cpindex", description="The central children's index (synthetic).")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    seed = commands.add_parser("seed", help="create the schema, synthetic children, demo users")
+    seed.add_argument("--children", type=int, required=True)
+    seed.add_argument("--seed", type=int, default=1)
+    seed.add_argument("--db", default=None)
+    seed.add_argument("--quiet", action="store_true")
+
+    serve = commands.add_parser("serve", help="serve the FHIR API")
+    serve.add_argument("--db", default=None)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8800)
+    serve.add_argument("--tls-cert", type=Path, default=None)
+    serve.add_argument("--tls-key", type=Path, default=None)
+    serve.add_argument("--demo-codes", action="store_true", help="print demo sign-in codes")
+    serve.add_argument("--idle-minutes", type=float, default=None)
+    serve.add_argument("--absolute-hours", type=float, default=None)
+    serve.add_argument("--search-limit", type=int, default=None)
+    serve.add_argument("--view-limit", type=int, default=None)
+    serve.add_argument("--lockout-failures", type=int, default=None)
+    serve.add_argument("--lockout-minutes", type=float, default=None)
+
+    user = commands.add_parser("user", help="manage user accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
+    add = user_commands.add_parser("add", help="add a user; prints the TOTP URI")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("practitioner", "index-team", "admin"))
+    add.add_argument("--org", required=True)
+    add.add_argument("--display-name", default=None)
+    add.add_argument("--family-name", default=None)
+    add.add_argument("--postcode-district", default=None)
+    add.add_argument("--password-stdin", action="store_true", required=True)
+    add.add_argument("--db", default=None)
+    reset = user_commands.add_parser("reset", help="new password and TOTP secret")
+    reset.add_argument("name")
+    reset.add_argument("--password-stdin", action="store_true", required=True)
+    reset.add_argument("--db", default=None)
+    for name, text in (("disable", "disable a user"), ("unlock", "clear a lock-out")):
+        sub = user_commands.add_parser(name, help=text)
+        sub.add_argument("name")
+        sub.add_argument("--db", default=None)
+    listing = user_commands.add_parser("list", help="list users")
+    listing.add_argument("--db", default=None)
+    return parser
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise _UsageError("no password on standard input")
+    return password
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    def pick_float(value: float | None, env: str, default: float) -> float:
+        return value if value is not None else env_float(env, default)
+
+    def pick_int(value: int | None, env: str, default: int) -> int:
+        return value if value is not None else env_int(env, default)
+
+    settings = ServerSettings(
+        idle_minutes=pick_float(args.idle_minutes, "CPINDEX_IDLE_MINUTES", 15.0),
+        absolute_hours=pick_float(args.absolute_hours, "CPINDEX_ABSOLUTE_HOURS", 10.0),
+        search_limit=pick_int(args.search_limit, "CPINDEX_SEARCH_LIMIT", 30),
+        view_limit=pick_int(args.view_limit, "CPINDEX_VIEW_LIMIT", 60),
+        lockout_failures=pick_int(args.lockout_failures, "CPINDEX_LOCKOUT_FAILURES", 5),
+        lockout_minutes=pick_float(args.lockout_minutes, "CPINDEX_LOCKOUT_MINUTES", 15.0),
+    )
+    if settings.idle_minutes <= 0 or settings.absolute_hours <= 0:
+        raise _UsageError("session limits must be positive")
+    return settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    url = args.db or default_database_url()
+    if args.command == "seed":
+        from cpindex.seed.generate import seed_database
+
+        if args.children < 1:
+            raise _UsageError("--children must be at least 1")
+
+        def progress(done: int) -> None:
+            if not args.quiet:
+                print(f"seeded {done:,} children", file=sys.stderr, flush=True)
+
+        result = seed_database(
+            make_engine(url, bulk_load=True),
+            children=args.children,
+            seed=args.seed,
+            progress=progress,
+        )
+        verb = "seeded" if result.created else "already seeded with"
+        print(f"{verb} {result.children} children (seed {result.seed}) in {result.seconds:.1f} s")
+        return 0
+    if args.command == "serve":
+        from cpindex.serve import serve
+
+        if (args.tls_cert is None) != (args.tls_key is None):
+            raise _UsageError("give --tls-cert and --tls-key together")
+        return serve(
+            url,
+            host=args.host,
+            port=args.port,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            settings=_settings(args),
+            demo_codes=args.demo_codes,
+        )
+    return _user(args, url)
+
+
+def _user(args: argparse.Namespace, url: str) -> int:
+    from cpindex.auth import users
+
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        if args.user_command == "add":
+            uri = users.create_user(
+                conn,
+                args.name,
+                _read_password(),
+                role=args.role,
+                organisation=args.org,
+                display_name=args.display_name,
+                family_name=args.family_name,
+                postcode_district=args.postcode_district,
+            )
+            print(uri)
+        elif args.user_command == "reset":
+            print(users.reset_user(conn, args.name, _read_password()))
+        elif args.user_command == "disable":
+            users.disable_user(conn, args.name)
+        elif args.user_command == "unlock":
+            users.unlock_user(conn, args.name)
+        else:
+            for row in users.list_users(conn):
+                state = "disabled" if row.disabled else "active"
+                print(f"{row.username}\t{row.role}\t{row.organisation}\t{state}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return _run(args)
+    except _UsageError as exc:
+        print(f"cpindex: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 1
+    except Exception as exc:
+        from cpindex.auth.users import UnknownUser, UserExists
+
+        if isinstance(exc, UserExists):
+            message = f"user {exc} already exists"
+        elif isinstance(exc, UnknownUser):
+            message = f"no user {exc}"
+        else:
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        print(f"cpindex: {message}", file=sys.stderr)
+        return 1

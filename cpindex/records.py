@@ -1,0 +1,237 @@
+"""Load children from the store as plain rows for the FHIR builders.
+
+Shielding is not applied here but in `cpindex.api.fhir`, the one place resources are built;
+this module only reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, select
+
+from cpindex.store.schema import (
+    carer,
+    child,
+    child_name,
+    household,
+    involvement,
+    organisation,
+    practitioner,
+)
+
+__all__ = [
+    "CarerRow",
+    "ChildRow",
+    "InvolvementRow",
+    "NameRow",
+    "OrganisationRow",
+    "RecordRow",
+    "load_record",
+    "load_summaries",
+]
+
+
+@dataclass(frozen=True)
+class NameRow:
+    kind: str  # official | old | nickname
+    given: tuple[str, ...]
+    family: str
+
+
+@dataclass(frozen=True)
+class ChildRow:
+    pk: int
+    index_id: str
+    nhs_number: str
+    names: tuple[NameRow, ...]
+    gender: str
+    birth_date: dt.date
+    line1: str
+    line2: str | None
+    city: str
+    postcode: str
+    shielded: bool
+
+    def __repr__(self) -> str:
+        return f"ChildRow(index_id={self.index_id!r})"
+
+
+@dataclass(frozen=True)
+class CarerRow:
+    given: str
+    family: str
+    relationship: str
+    parental_responsibility: bool
+    phone: str | None
+    email: str | None
+    line1: str | None
+    city: str | None
+    postcode: str | None
+
+
+@dataclass(frozen=True)
+class OrganisationRow:
+    kind: str
+    name: str
+    phone: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class InvolvementRow:
+    name: str
+    role: str
+    organisation: str
+    phone: str
+    email: str
+    since: dt.date
+    lead: bool
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    child: ChildRow
+    carers: tuple[CarerRow, ...]
+    school: OrganisationRow | None
+    gp: OrganisationRow | None
+    involvements: tuple[InvolvementRow, ...]
+    caf: bool
+    sensitive_contact: str | None
+
+    def __repr__(self) -> str:
+        return f"RecordRow(index_id={self.child.index_id!r})"
+
+
+_CHILD_COLUMNS = (
+    child.c.pk,
+    child.c.index_id,
+    child.c.nhs_number,
+    child.c.gender,
+    child.c.birth_date,
+    household.c.line1,
+    household.c.line2,
+    household.c.city,
+    household.c.postcode,
+    child.c.shielded,
+)
+_NAME_ORDER = {"official": 0, "old": 1, "nickname": 2}
+
+
+def _names(conn: Connection, pks: Sequence[int]) -> dict[int, list[NameRow]]:
+    rows = conn.execute(
+        select(child_name.c.child_pk, child_name.c.kind, child_name.c.given, child_name.c.family)
+        .where(child_name.c.child_pk.in_(bindparam("pks", expanding=True)))
+        .order_by(child_name.c.id),
+        {"pks": list(pks)},
+    ).all()
+    names: dict[int, list[NameRow]] = {}
+    for pk, kind, given, family in rows:
+        names.setdefault(pk, []).append(NameRow(kind, tuple(given.split()), family))
+    for entries in names.values():
+        entries.sort(key=lambda n: _NAME_ORDER.get(n.kind, 3))
+    return names
+
+
+def load_summaries(conn: Connection, pks: Sequence[int]) -> dict[int, ChildRow]:
+    """Children by primary key, with every name they are known by."""
+    if not pks:
+        return {}
+    rows = conn.execute(
+        select(*_CHILD_COLUMNS)
+        .join(household, household.c.id == child.c.household_id)
+        .where(child.c.pk.in_(bindparam("pks", expanding=True))),
+        {"pks": list(pks)},
+    ).all()
+    names = _names(conn, pks)
+    return {
+        r[0]: ChildRow(
+            r[0],
+            r[1],
+            r[2],
+            tuple(names.get(r[0], ())),
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            bool(r[9]),
+        )
+        for r in rows
+    }
+
+
+def _organisation(conn: Connection, oid: int | None) -> OrganisationRow | None:
+    if oid is None:
+        return None
+    row = conn.execute(
+        select(
+            organisation.c.kind, organisation.c.name, organisation.c.phone, organisation.c.email
+        ).where(organisation.c.id == oid)
+    ).first()
+    return None if row is None else OrganisationRow(row[0], row[1], row[2], row[3])
+
+
+def load_record(conn: Connection, index_id: str) -> RecordRow | None:
+    """Everything held on one child, or None when no child has that index id."""
+    head = conn.execute(
+        select(
+            child.c.pk,
+            child.c.household_id,
+            child.c.school_id,
+            child.c.gp_id,
+            child.c.caf,
+            child.c.sensitive_contact,
+        ).where(child.c.index_id == index_id)
+    ).first()
+    if head is None:
+        return None
+    pk, hh, school_id, gp_id, caf, sensitive = head
+    summary = load_summaries(conn, [pk])[pk]
+    carers = tuple(
+        CarerRow(*r)
+        for r in conn.execute(
+            select(
+                carer.c.given,
+                carer.c.family,
+                carer.c.relationship,
+                carer.c.parental_responsibility,
+                carer.c.phone,
+                carer.c.email,
+                carer.c.line1,
+                carer.c.city,
+                carer.c.postcode,
+            )
+            .where(carer.c.household_id == hh)
+            .order_by(carer.c.id)
+        ).all()
+    )
+    involvements = tuple(
+        InvolvementRow(*r)
+        for r in conn.execute(
+            select(
+                practitioner.c.name,
+                practitioner.c.role,
+                practitioner.c.organisation,
+                practitioner.c.phone,
+                practitioner.c.email,
+                involvement.c.since,
+                involvement.c.lead,
+            )
+            .join(practitioner, practitioner.c.id == involvement.c.practitioner_id)
+            .where(involvement.c.child_pk == pk)
+            .order_by(involvement.c.id)
+        ).all()
+    )
+    return RecordRow(
+        summary,
+        carers,
+        _organisation(conn, school_id),
+        _organisation(conn, gp_id),
+        involvements,
+        bool(caf),
+        sensitive,
+    )

@@ -1,0 +1,251 @@
+"""Find children: narrow candidates with an index, then score the few with rapidfuzz.
+
+Candidates come from `child_name` keys only (exact date of birth and its day/month swap,
+each with the folded family name, or a phonetic key of the family or given name; a date
+range with a family key). When a fuzzy search finds nobody that way, it falls back to
+every name on those dates, which is still a few hundred index entries at a million
+children. Scores are 0-1; 1 is an exact match of the official name and date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from sqlalchemy import Connection, Select, bindparam, select, union_all
+
+from cpindex.search.keys import birth_int, fold, phonetic, swapped_birth_int
+from cpindex.search.nicknames import name_variants
+from cpindex.search.params import SearchRequest
+from cpindex.store.schema import child, child_name
+
+__all__ = ["Match", "naive_search", "search_children"]
+
+_FUZZY_COMPONENT_MIN = 0.6
+_FUZZY_SCORE_MIN = 0.72
+_KIND_FACTOR = {"official": 1.0, "old": 0.95, "nickname": 0.95}
+_SWAPPED_DATE_SCORE = 0.8
+_NICKNAME_SCORE = 0.9
+_PHONETIC_SCORE = 0.8
+
+_COLUMNS = (
+    child_name.c.child_pk,
+    child_name.c.kind,
+    child_name.c.given,
+    child_name.c.family,
+    child_name.c.given_fold,
+    child_name.c.family_fold,
+    child_name.c.given_phon,
+    child_name.c.family_phon,
+    child_name.c.birth_int,
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    child_pk: int
+    score: float
+
+
+def _by_dates(dates: list[int]) -> Select[Any]:
+    return select(*_COLUMNS).where(child_name.c.birth_int.in_(dates))
+
+
+def _in_range(req: SearchRequest) -> Any:
+    assert req.birth_ge is not None and req.birth_le is not None
+    return child_name.c.birth_int.between(birth_int(req.birth_ge), birth_int(req.birth_le))
+
+
+def _candidates(conn: Connection, req: SearchRequest, dates: list[int]) -> list[Any]:
+    """Rows from the key lookups the request allows (union of a few index probes)."""
+    qf = fold(req.family) if req.family else ""
+    qg = fold(req.given[0]) if req.given else ""
+    probes: list[Select[Any]] = []
+    if dates:
+        if qf:
+            probes.append(_by_dates(dates).where(child_name.c.family_fold == qf))
+        if req.fuzzy:
+            if qf:
+                probes.append(
+                    _by_dates(dates).where(child_name.c.family_phon == phonetic(req.family or ""))
+                )
+            if qg:
+                keys = sorted({phonetic(g) for g in {qg, *name_variants(qg)}})
+                probes.append(_by_dates(dates).where(child_name.c.given_phon.in_(keys)))
+    else:
+        in_range = _in_range(req)
+        if qf:
+            probes.append(select(*_COLUMNS).where(child_name.c.family_fold == qf, in_range))
+            if req.fuzzy:
+                fp = phonetic(req.family or "")
+                probes.append(select(*_COLUMNS).where(child_name.c.family_phon == fp, in_range))
+        elif qg:
+            probes.append(select(*_COLUMNS).where(in_range, child_name.c.given_fold == qg))
+            if req.fuzzy:
+                keys = sorted({phonetic(g) for g in {qg, *name_variants(qg)}})
+                probes.append(select(*_COLUMNS).where(in_range, child_name.c.given_phon.in_(keys)))
+    if not probes:
+        return []
+    statement = probes[0] if len(probes) == 1 else union_all(*probes)
+    return list(conn.execute(statement).all())
+
+
+def _given_ok(req: SearchRequest, candidate_given: str, exact: bool) -> bool:
+    """Non-fuzzy: every given name asked for is among the candidate's given names."""
+    if exact:
+        names = candidate_given.split()
+        return all(g in names for g in req.given)
+    names = [fold(n) for n in candidate_given.split()]
+    return all(fold(g) in names for g in req.given)
+
+
+def _strict_scores(req: SearchRequest, rows: Sequence[Any]) -> dict[int, float]:
+    best: dict[int, float] = {}
+    qf = fold(req.family or "")
+    for row in rows:
+        pk, kind, given, family = row[0], row[1], row[2], row[3]
+        if req.exact:
+            if kind != "official" or family != req.family:
+                continue
+        elif row[5] != qf:
+            continue
+        if req.given and not _given_ok(req, given, req.exact):
+            continue
+        score = 1.0 if req.exact else _KIND_FACTOR[kind]
+        if score > best.get(pk, 0.0):
+            best[pk] = score
+    return best
+
+
+def _similarities(query: str, choices: list[str]) -> list[float]:
+    matrix = process.cdist([query], choices, scorer=OSA.normalized_similarity, workers=1)
+    return [float(x) for x in matrix[0]]
+
+
+def _fuzzy_scores(
+    req: SearchRequest, rows: Sequence[Any], exact_dates: set[int]
+) -> dict[int, float]:
+    """Score each candidate name; keep each child's best score above the thresholds."""
+    if not rows:
+        return {}
+    qf = fold(req.family) if req.family else ""
+    qg = fold(req.given[0]) if req.given else ""
+    fam_sims = _similarities(qf, [r[5] for r in rows]) if qf else []
+    giv_sims = _similarities(qg, [r[4] for r in rows]) if qg else []
+    fp = phonetic(qf) if qf else ""
+    gp = phonetic(qg) if qg else ""
+    variants = name_variants(qg) if qg else frozenset()
+    weights = (0.45 if qf else 0.0, 0.35 if qg else 0.0, 0.2)
+    total = sum(weights)
+    best: dict[int, float] = {}
+    for i, row in enumerate(rows):
+        parts: list[float] = []
+        if qf:
+            sim = fam_sims[i]
+            if sim < 1.0 and row[7] == fp:
+                sim = max(sim, _PHONETIC_SCORE)
+            if sim < _FUZZY_COMPONENT_MIN:
+                continue
+            parts.append(weights[0] * sim)
+        if qg:
+            sim = giv_sims[i]
+            if sim < 1.0:
+                if row[4] in variants:
+                    sim = max(sim, _NICKNAME_SCORE)
+                elif row[6] == gp:
+                    sim = max(sim, _PHONETIC_SCORE)
+            if sim < _FUZZY_COMPONENT_MIN:
+                continue
+            parts.append(weights[1] * sim)
+        date_score = 1.0 if not exact_dates or row[8] in exact_dates else _SWAPPED_DATE_SCORE
+        parts.append(weights[2] * date_score)
+        score = round(sum(parts) / total * _KIND_FACTOR[row[1]], 4)
+        if score >= _FUZZY_SCORE_MIN and score > best.get(row[0], 0.0):
+            best[row[0]] = score
+    return best
+
+
+def _filter_children(
+    conn: Connection, req: SearchRequest, scores: dict[int, float]
+) -> dict[int, float]:
+    """Apply gender and postcode; a postcode search never returns a shielded child."""
+    if not scores or (req.gender is None and req.postcode is None):
+        return scores
+    rows = conn.execute(
+        select(child.c.pk, child.c.gender, child.c.postcode_key, child.c.shielded).where(
+            child.c.pk.in_(bindparam("pks", expanding=True))
+        ),
+        {"pks": list(scores)},
+    ).all()
+    kept: dict[int, float] = {}
+    for pk, gender, pc, shielded in rows:
+        if req.gender is not None and gender != req.gender:
+            continue
+        if req.postcode is not None:
+            if shielded:
+                continue
+            outward_only = len(req.postcode) <= 4 and not req.postcode[-2:].isalpha()
+            if outward_only and pc[:-3] != req.postcode:
+                continue
+            if not outward_only and pc != req.postcode:
+                continue
+        kept[pk] = scores[pk]
+    return kept
+
+
+def _dates(req: SearchRequest) -> tuple[list[int], set[int]]:
+    if req.birth_eq is None:
+        return [], set()
+    exact = birth_int(req.birth_eq)
+    dates = [exact]
+    if req.fuzzy:
+        swapped = swapped_birth_int(req.birth_eq)
+        if swapped is not None:
+            dates.append(swapped)
+    return dates, {exact}
+
+
+def search_children(conn: Connection, req: SearchRequest) -> list[Match]:
+    """Every child matching `req`, best first (the caller applies _max-results)."""
+    dates, exact_dates = _dates(req)
+    rows = _candidates(conn, req, dates)
+    if req.fuzzy:
+        scores = _filter_children(conn, req, _fuzzy_scores(req, rows, exact_dates))
+        if not scores and dates:
+            rows = list(conn.execute(_by_dates(dates)).all())
+            scores = _filter_children(conn, req, _fuzzy_scores(req, rows, exact_dates))
+    else:
+        scores = _filter_children(conn, req, _strict_scores(req, rows))
+    return sorted((Match(pk, s) for pk, s in scores.items()), key=_rank)
+
+
+def _rank(match: Match) -> tuple[float, int]:
+    return (-match.score, match.child_pk)
+
+
+def naive_search(conn: Connection, req: SearchRequest) -> list[Match]:
+    """The benchmark's baseline: read every name row and score every one (no index)."""
+    rows = list(conn.execute(select(*_COLUMNS)).all())
+    dates, exact_dates = _dates(req)
+    names = [r[5] for r in rows] if req.family else [r[4] for r in rows]
+    similarity = _similarities(fold(req.family or req.given[0]), names)
+    if dates:
+        allowed = set(dates)
+        keep = [r for r in rows if r[8] in allowed]
+    else:
+        assert req.birth_ge is not None and req.birth_le is not None
+        low, high = birth_int(req.birth_ge), birth_int(req.birth_le)
+        keep = [r for r in rows if low <= r[8] <= high]
+    _ = similarity
+    scores = _fuzzy_scores(req, keep, exact_dates) if req.fuzzy else _strict_scores(req, keep)
+    return sorted(
+        (Match(pk, s) for pk, s in _filter_children(conn, req, scores).items()), key=_rank
+    )
+
+
+def warm_up() -> None:
+    """Load rapidfuzz's and numpy's lazy parts now rather than in the first search."""
+    _similarities("warm", ["warm", "worm"])

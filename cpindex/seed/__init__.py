@@ -1,0 +1,1 @@
+"""Deterministic synthetic children, families, organisations and demo accounts."""

@@ -1,0 +1,89 @@
+"""Engines and schema upgrades.
+
+The only SQLite-specific code in cpindex lives in `_sqlite_pragmas` and
+`_sqlite_bulk_pragmas` below (marked). Everything else is portable SQLAlchemy Core, so a
+PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+
+__all__ = ["default_database_url", "is_sqlite", "make_engine", "upgrade"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def default_database_url() -> str:
+    """`CPINDEX_DATABASE_URL`, else a SQLite file in the user's data folder (zero set-up)."""
+    url = os.environ.get("CPINDEX_DATABASE_URL")
+    if url:
+        return url
+    folder = Path(platformdirs.user_data_dir("cpindex", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'cpindex.db'}"
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+# --- SQLite-specific (the one marked place) ------------------------------------------------
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL so readers never wait for the writer; a busy timeout for several processes."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.close()
+
+
+def _sqlite_bulk_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Trade durability for speed while the seed loads millions of rows into a new file."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
+# --- end of SQLite-specific code -----------------------------------------------------------
+
+
+def make_engine(url: str, *, bulk_load: bool = False) -> Engine:
+    """An engine for `url`; SQLite files get WAL and a busy timeout.
+
+    `bulk_load` is for the seed only: on SQLite it turns off syncing and foreign-key checks.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        if bulk_load:
+            event.listen(engine, "connect", _sqlite_bulk_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _alembic_config(connection: Connection) -> Config:
+    """A programmatic Alembic config: works whatever the current directory is."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (creates it on an empty database)."""
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)

@@ -1,0 +1,239 @@
+"""The tables, declared once with SQLAlchemy Core.
+
+Core rather than the ORM: the seed bulk-loads millions of rows and the search reads a few
+narrow columns straight from covering indexes, neither of which wants identity maps.
+The Alembic migrations under `migrations/versions` create exactly these tables; a test
+compares the two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+__all__ = [
+    "SEARCH_INDEXES",
+    "UTCDateTime",
+    "audit_event",
+    "carer",
+    "child",
+    "child_name",
+    "household",
+    "involvement",
+    "metadata",
+    "organisation",
+    "practitioner",
+    "seed_info",
+    "user_account",
+    "user_session",
+]
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in and out, whatever the backend keeps (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+metadata = MetaData()
+
+organisation = Table(
+    "organisation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # school | gp-practice | service
+    Column("name", String(200), nullable=False),
+    Column("phone", String(40), nullable=False),
+    Column("email", String(200), nullable=True),
+    Column("postcode", String(10), nullable=False),
+)
+
+practitioner = Table(
+    "practitioner",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(80), nullable=False),
+    Column("organisation", String(200), nullable=False),
+    Column("phone", String(40), nullable=False),
+    Column("email", String(200), nullable=False),
+)
+
+household = Table(
+    "household",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("line1", String(200), nullable=False),
+    Column("line2", String(200), nullable=True),
+    Column("city", String(100), nullable=False),
+    Column("postcode", String(10), nullable=False),
+)
+
+carer = Table(
+    "carer",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", Integer, ForeignKey("household.id"), nullable=False, index=True),
+    Column("given", String(100), nullable=False),
+    Column("family", String(100), nullable=False),
+    Column("relationship", String(10), nullable=False),  # v3 RoleCode: MTH, FTH, ...
+    Column("parental_responsibility", Boolean, nullable=False),
+    Column("phone", String(40), nullable=True),
+    Column("email", String(200), nullable=True),
+    # Only where the carer lives somewhere other than the child.
+    Column("line1", String(200), nullable=True),
+    Column("city", String(100), nullable=True),
+    Column("postcode", String(10), nullable=True),
+)
+
+child = Table(
+    "child",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("index_id", String(36), nullable=False, unique=True),
+    Column("nhs_number", String(10), nullable=False, unique=True),
+    Column("given", String(200), nullable=False),  # space-separated given names
+    Column("family", String(100), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("birth_int", Integer, nullable=False),  # yyyymmdd, for cheap index keys
+    Column("gender", String(10), nullable=False),
+    Column("household_id", Integer, ForeignKey("household.id"), nullable=False),
+    # Postcode without spaces, upper case, copied from the household for search filters.
+    Column("postcode_key", String(8), nullable=False),
+    Column("school_id", Integer, ForeignKey("organisation.id"), nullable=True),
+    Column("gp_id", Integer, ForeignKey("organisation.id"), nullable=True),
+    Column("caf", Boolean, nullable=False),
+    Column("shielded", Boolean, nullable=False),
+    # A sensitive service is held only as a contact route (phone), never by name.
+    Column("sensitive_contact", String(40), nullable=True),
+)
+
+# One row per name a child is known by: official, previous (old) and alias (nickname).
+# Search reads only this table's indexes; keys are computed at write time.
+child_name = Table(
+    "child_name",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("child_pk", Integer, ForeignKey("child.pk"), nullable=False),
+    Column("kind", String(10), nullable=False),  # official | old | nickname
+    Column("given", String(200), nullable=False),
+    Column("family", String(100), nullable=False),
+    Column("given_fold", String(200), nullable=False),  # first given name, folded
+    Column("family_fold", String(100), nullable=False),
+    Column("given_phon", String(20), nullable=False),
+    Column("family_phon", String(20), nullable=False),
+    Column("birth_int", Integer, nullable=False),
+)
+
+# Built after a bulk load (the seed drops and recreates them); the migration creates them too.
+SEARCH_INDEXES = (
+    # Covering index for an exact date of birth (and its day/month swap).
+    Index(
+        "ix_child_name_dob_family",
+        child_name.c.birth_int,
+        child_name.c.family_fold,
+        child_name.c.given_fold,
+        child_name.c.child_pk,
+    ),
+    Index("ix_child_name_dob_family_phon", child_name.c.birth_int, child_name.c.family_phon),
+    Index("ix_child_name_dob_given_phon", child_name.c.birth_int, child_name.c.given_phon),
+    # Date-of-birth ranges need an index led by a name key.
+    Index("ix_child_name_family_dob", child_name.c.family_fold, child_name.c.birth_int),
+    Index("ix_child_name_family_phon_dob", child_name.c.family_phon, child_name.c.birth_int),
+    Index("ix_child_name_child", child_name.c.child_pk),
+)
+
+involvement = Table(
+    "involvement",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("child_pk", Integer, ForeignKey("child.pk"), nullable=False, index=True),
+    Column("practitioner_id", Integer, ForeignKey("practitioner.id"), nullable=False),
+    Column("since", Date, nullable=False),
+    Column("lead", Boolean, nullable=False),
+)
+
+user_account = Table(
+    "user_account",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # practitioner | index-team | admin
+    Column("organisation", String(200), nullable=False),
+    Column("family_name", String(100), nullable=True),  # for the misuse report (part 2)
+    Column("postcode_district", String(8), nullable=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("totp_secret", String(64), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_count", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+user_session = Table(
+    "user_session",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the token
+    Column("user_id", Integer, ForeignKey("user_account.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("idle_expires_at", UTCDateTime, nullable=False),
+    Column("absolute_expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# Part 1 keeps a plain append-only table; part 2 adds the hash chain and AuditEvent.
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("request_id", String(64), nullable=True),
+    Column("username", String(100), nullable=True),
+    Column("role", String(20), nullable=True),
+    Column("organisation", String(200), nullable=True),
+    Column("action", String(30), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("patient_id", String(36), nullable=True),
+    Column("detail", Text, nullable=True),  # JSON: search parameters, result count, reason
+)
+
+seed_info = Table(
+    "seed_info",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
