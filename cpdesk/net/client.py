@@ -152,6 +152,8 @@ class IndexClient:
         self._absolute_expires_at: dt.datetime | None = None
         self._idle_expires_at: dt.datetime | None = None
         self._epoch = 0
+        self._calls = threading.local()  # the epoch each worker thread's call started in
+        self._adapter.set_abort_check(self._thread_call_cancelled)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -272,6 +274,23 @@ class IndexClient:
         """One exchange, retried once for a GET that failed on the way."""
         with self._lock:
             epoch = self._epoch
+        self._calls.epoch = epoch
+        try:
+            return self._exchange(method, path, operation, json_body, token, params, headers, epoch)
+        finally:
+            self._calls.epoch = None
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        json_body: Mapping[str, Any] | None,
+        token: str | None,
+        params: list[tuple[str, str]] | None,
+        headers: Mapping[str, str] | None,
+        epoch: int,
+    ) -> _Answer:
         attempts = 2 if method == "GET" else 1
         for attempt in range(1, attempts + 1):
             error, answer = self._attempt(
@@ -339,6 +358,10 @@ class IndexClient:
         else:
             _log("request failed", error_class=type(error).__name__, **fields)
         return error, answer
+
+    def _thread_call_cancelled(self) -> bool:
+        epoch = getattr(self._calls, "epoch", None)
+        return epoch is not None and self._cancelled_since(epoch)
 
     def _cancelled_since(self, epoch: int) -> bool:
         with self._lock:

@@ -19,7 +19,7 @@ import hashlib
 import socket
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,7 +34,14 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
 
-__all__ = ["PinMismatch", "PinnedAdapter", "adapter_prefix", "spki_pin_of_der", "validate_pins"]
+__all__ = [
+    "CancelledConnection",
+    "PinMismatch",
+    "PinnedAdapter",
+    "adapter_prefix",
+    "spki_pin_of_der",
+    "validate_pins",
+]
 
 
 class PinMismatch(Urllib3SSLError):
@@ -71,12 +78,17 @@ def adapter_prefix(base_url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}/"
 
 
+class CancelledConnection(OSError):
+    """A connection made for a call that was cancelled while it connected."""
+
+
 class _Registry:
     """The live connections of one adapter, so another thread can abort them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._handles: dict[int, socket.socket] = {}
+        self.should_abort: Callable[[], bool] = lambda: False
 
     def add(self, key: int, handle: socket.socket) -> None:
         with self._lock:
@@ -109,6 +121,12 @@ class _PinnedConnection(HTTPSConnection):
             # A duplicate descriptor: shutdown() on it stops the TCP connection whatever the
             # TLS layer above is doing, without touching the SSLSocket from another thread.
             self.registry.add(id(self), sock.dup())
+            # Checked after registering: a cancel that came before this point is seen here,
+            # one that comes after finds the socket in the registry and shuts it down.
+            if self.registry.should_abort():
+                self.registry.discard(id(self))
+                sock.close()
+                raise CancelledConnection("cancelled")
         return sock
 
     def connect(self) -> None:
@@ -171,6 +189,10 @@ class PinnedAdapter(HTTPAdapter):
         conn.cert_reqs = "CERT_REQUIRED"
         conn.ca_certs = None
         conn.ca_cert_dir = None
+
+    def set_abort_check(self, should_abort: Callable[[], bool]) -> None:
+        """`should_abort()` runs in the calling thread as each new connection opens."""
+        self._registry.should_abort = should_abort
 
     def abort_all(self) -> None:
         """Shut down every live connection so blocked calls fail now (any thread)."""
