@@ -1,5 +1,7 @@
 """Fakes for the OS seams: the Windows registry, OS lock listeners and capture guards.
 
+FakeLockListener and FakeCaptureGuard satisfy cpdesk.platform.base's Protocols.
+
 Plain Python so the logic around them is tested on any machine without the real OS.
 """
 
@@ -7,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from cpdesk.session import LockReason
 
 HKLM = 0x80000002
 REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_MULTI_SZ = 1, 2, 4, 7
@@ -61,18 +65,30 @@ class FakeRegistry:
 
 
 class FakeLockListener:
-    """A `LockListener` the test fires by hand."""
+    """A `LockListener` the test fires by hand: `fire(LockReason.OS_LOCK)`."""
 
-    def __init__(self, available: bool = True) -> None:
-        self.available = available
-        self._callbacks: list[Callable[[], None]] = []
+    def __init__(self, detects_screen_lock: bool = True) -> None:
+        self._detects = detects_screen_lock
+        self._callbacks: list[Callable[[LockReason], None]] = []
+        self.closed = False
 
-    def subscribe(self, callback: Callable[[], None]) -> None:
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return ("fake.ScreenSaver",) if self._detects else ()
+
+    @property
+    def detects_screen_lock(self) -> bool:
+        return self._detects
+
+    def subscribe(self, callback: Callable[[LockReason], None]) -> None:
         self._callbacks.append(callback)
 
-    def fire(self) -> None:
+    def close(self) -> None:
+        self.closed = True
+
+    def fire(self, reason: LockReason = LockReason.OS_LOCK) -> None:
         for callback in list(self._callbacks):
-            callback()
+            callback(reason)
 
 
 class FakeCaptureGuard:
