@@ -176,7 +176,7 @@ class MainWindow(QMainWindow):
         auth_runner: TaskRunner,
         server_label: str,
         copy: Callable[[str], None],
-        clear_clipboard: Callable[[], None] = lambda: None,
+        clear_clipboard: Callable[[], object] = lambda: None,
         cache: RecordCache | None = None,
         lock_panel_factory: LockPanelFactory | None = None,
         lock_on_minimise: bool = True,
