@@ -97,8 +97,10 @@ def _setting(
     maximum: int | None = None,
     pattern: str | None = None,
     scope: Scope = Scope.USER,
+    title: str = "",
 ) -> T:
     meta = {
+        "title": title,
         "description": description,
         "minimum": minimum,
         "maximum": maximum,
@@ -117,48 +119,75 @@ class Policy:
         "",
         "Address of the index server (https; plain http only on loopback).",
         pattern=_URL,
+        title="Index server address",
     )
     spki_pins: tuple[str, ...] = _setting(
         (),
         "Base64 SHA-256 pins of the server's public key; empty means no pinning.",
         pattern=_PIN,
+        title="Pinned server keys",
     )
     ca_bundle: str = _setting(
-        "", "PEM file of the certificate authorities to trust; empty means the system store."
+        "",
+        "PEM file of the certificate authorities to trust; empty means the system store.",
+        title="Trusted certificate authorities",
     )
     idle_lock_seconds: int = _setting(
         120,
         "Lock after this many seconds without keyboard or mouse input.",
         minimum=15,
         maximum=3600,
+        title="Lock after no input (seconds)",
     )
     lock_to_logout_seconds: int = _setting(
-        900, "Sign out after the app has been locked this long.", minimum=60, maximum=86400
+        900,
+        "Sign out after the app has been locked this long.",
+        minimum=60,
+        maximum=86400,
+        title="Sign out after locked (seconds)",
     )
-    lock_on_focus_loss: bool = _setting(False, "Lock when the window loses focus.")
-    lock_on_minimise: bool = _setting(True, "Lock when the window is minimised.")
-    lock_on_os_lock: bool = _setting(True, "Lock when the screen locks, on suspend or user switch.")
+    lock_on_focus_loss: bool = _setting(
+        False, "Lock when the window loses focus.", title="Lock when the window loses focus"
+    )
+    lock_on_minimise: bool = _setting(
+        True, "Lock when the window is minimised.", title="Lock when minimised"
+    )
+    lock_on_os_lock: bool = _setting(
+        True,
+        "Lock when the screen locks, on suspend or user switch.",
+        title="Lock with the computer's screen lock",
+    )
     clipboard_clear_seconds: int = _setting(
         30,
         "Clear a copied phone number or email after this many seconds.",
         minimum=5,
         maximum=600,
+        title="Clear copied details after (seconds)",
     )
     allow_pin_unlock: bool = _setting(
-        False, "Allow unlocking with a local PIN instead of the password.", scope=Scope.ADMIN
+        False,
+        "Allow unlocking with a local PIN instead of the password.",
+        scope=Scope.ADMIN,
+        title="Unlock with a PIN",
     )
-    cache_enabled: bool = _setting(True, "Keep records opened today in the encrypted cache.")
+    cache_enabled: bool = _setting(
+        True,
+        "Keep records opened today in the encrypted cache.",
+        title="Keep today's records offline",
+    )
     cache_ttl_seconds: int = _setting(
         28800,
         "How long a cached record stays readable.",
         minimum=60,
         maximum=86400,
         scope=Scope.ADMIN,
+        title="Keep cached records for (seconds)",
     )
     screen_capture_protection: bool = _setting(
         True,
         "Hide the window from screenshots and screen sharing (Windows, macOS).",
         scope=Scope.ADMIN,
+        title="Block screenshots and screen sharing",
     )
     _sources: Mapping[str, tuple[Layer, str]] = field(
         default_factory=dict, repr=False, compare=False
@@ -191,6 +220,7 @@ class Setting:
     """One row of the settings table, read from a `Policy` field."""
 
     key: str
+    title: str  # a short label for the settings dialog
     json_type: str  # "string", "integer", "boolean" or "array" (of strings)
     default: object
     description: str
@@ -212,6 +242,7 @@ def _table() -> tuple[Setting, ...]:
         rows.append(
             Setting(
                 key=f.name,
+                title=m["title"],
                 json_type=_JSON_TYPES[str(f.type)],
                 default=f.default,
                 description=m["description"],
@@ -234,7 +265,11 @@ def _check_key(key: str) -> None:
 
 
 def _property_schema(s: Setting) -> dict[str, Any]:
-    prop: dict[str, Any] = {"description": s.description, "type": s.json_type}
+    prop: dict[str, Any] = {
+        "title": s.title,
+        "description": s.description,
+        "type": s.json_type,
+    }
     if s.json_type == "array":
         prop["items"] = {"type": "string"}
         if s.pattern:

@@ -63,7 +63,7 @@ def _registry_type(s: Setting) -> str:
 
 def render_markdown() -> str:
     rows = "\n".join(
-        f"| `{s.key}` | {s.json_type} | {_default(s)} | {_bounds(s)} | "
+        f"| `{s.key}` | {s.title} | {s.json_type} | {_default(s)} | {_bounds(s)} | "
         f"{'policy only' if s.scope is Scope.ADMIN else 'user or policy'} | {s.description} |"
         for s in SETTINGS
     )
@@ -86,8 +86,8 @@ silently weaker setting; the message names the key and the file.
 
 ## Settings
 
-| key | type | default | range | who may set it | what it does |
-| --- | --- | --- | --- | --- | --- |
+| key | shown as | type | default | range | who may set it | what it does |
+| --- | --- | --- | --- | --- | --- | --- |
 {rows}
 
 `server_url` must be `https://…`; plain `http://` is accepted only for loopback

@@ -64,7 +64,7 @@ def test_defaults_are_the_documented_ones() -> None:
 def test_table_covers_every_field_with_a_description() -> None:
     keys = [s.key for s in SETTINGS]
     assert keys == [f for f in Policy.__dataclass_fields__ if not f.startswith("_")]
-    assert all(s.description for s in SETTINGS)
+    assert all(s.description and s.title for s in SETTINGS)
     idle = next(s for s in SETTINGS if s.key == "idle_lock_seconds")
     assert (idle.minimum, idle.maximum) == (15, 3600)
 

@@ -1,0 +1,140 @@
+"""Read-only view of the effective settings, who set each one, and what the OS can do.
+
+Values set by managed policy show "Set by your organisation": IT locked them and the user
+cannot change them. The dialog also says whether the app can hear the OS screen lock (if
+not, it locks after at most 60 s without input) and whether screen capture is blocked.
+It holds no child data, and the lock path closes it like every other dialog.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cpdesk.policy import SETTINGS, Layer, Policy, Setting
+
+__all__ = ["SettingsDialog", "describe_capture_protection", "format_value"]
+
+MANAGED_TEXT = "Set by your organisation"
+
+
+def format_value(setting: Setting, value: object) -> str:
+    """A value as a person reads it: On/Off, seconds with minutes, counts of pins."""
+    if setting.json_type == "boolean":
+        return "On" if value else "Off"
+    if setting.json_type == "integer" and setting.key.endswith("_seconds"):
+        seconds = int(value)  # type: ignore[call-overload]
+        if seconds >= 3600 and seconds % 3600 == 0:
+            return f"{seconds} seconds ({seconds // 3600} h)"
+        if seconds >= 60 and seconds % 60 == 0:
+            return f"{seconds} seconds ({seconds // 60} min)"
+        return f"{seconds} seconds"
+    if setting.json_type == "array":
+        count = len(value)  # type: ignore[arg-type]
+        return "None" if count == 0 else f"{count} pinned key{'s' if count > 1 else ''}"
+    if value == "":
+        return "System certificate store" if setting.key == "ca_bundle" else "Not set"
+    return str(value)
+
+
+def describe_capture_protection(policy_on: bool, can_prevent: bool, applied: bool | None) -> str:
+    """One sentence on screen-capture protection, for this dialog and the log."""
+    if not policy_on:
+        return "Screen capture protection is off (set by policy)."
+    if not can_prevent:
+        return "This operating system does not let cpdesk block screenshots or screen sharing."
+    if applied is False:
+        return "Screen capture protection could not be turned on for this window."
+    return "Screenshots and screen sharing show a blank window."
+
+
+class SettingsDialog(QDialog):
+    """Signals: none (read-only; Close is the only action)."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        lock_detection: str,
+        capture_protection: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("cpdesk — settings")
+        self.setObjectName("settingsDialog")
+        heading = QLabel("Settings")
+        heading.setProperty("role", "h1")
+        intro = QLabel(
+            f"Settings marked “{MANAGED_TEXT}” are fixed by your IT team and cannot be changed."
+        )
+        intro.setWordWrap(True)
+
+        self.table = QTableWidget(len(SETTINGS), 3)
+        self.table.setAccessibleName("Settings")
+        self.table.setHorizontalHeaderLabels(["Setting", "Value", "Set by"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        for row, setting in enumerate(SETTINGS):
+            locked = policy.is_locked(setting.key)
+            source = MANAGED_TEXT if locked else _source_text(policy, setting.key)
+            cells = (
+                setting.title,
+                format_value(setting, getattr(policy, setting.key)),
+                source,
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                item.setToolTip(f"{setting.description} ({setting.key})")
+                if locked:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(row, column, item)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+
+        self.lock_detection = QLabel(lock_detection)
+        self.lock_detection.setAccessibleName("Screen lock detection")
+        self.lock_detection.setWordWrap(True)
+        self.capture_protection = QLabel(capture_protection)
+        self.capture_protection.setAccessibleName("Screen capture protection")
+        self.capture_protection.setWordWrap(True)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        close = buttons.button(QDialogButtonBox.StandardButton.Close)
+        close.setAccessibleName("Close settings")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(intro)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.lock_detection)
+        layout.addWidget(self.capture_protection)
+        layout.addWidget(buttons)
+        self.resize(820, 620)
+
+
+def _source_text(policy: Policy, key: str) -> str:
+    layer = policy.layer(key)
+    return {
+        Layer.DEFAULT: "Default",
+        Layer.RECOMMENDED: "Recommended by your organisation",
+        Layer.USER: "Your settings",
+        Layer.MANAGED: MANAGED_TEXT,
+    }[layer]
