@@ -592,7 +592,7 @@ def seed_database(
         raise ValueError(f"--children must be at least {len(FIXED_CHILDREN)}")
     upgrade(engine)
     with engine.connect() as conn:
-        existing = dict(conn.execute(select(seed_info.c.key, seed_info.c.value)).tuples().all())
+        existing = dict(conn.execute(select(seed_info.c.key, seed_info.c.value)).all())
         held = conn.scalar(select(func.count()).select_from(child)) or 0
     if existing:
         if existing.get("children") == str(children) and existing.get("seed") == str(seed):

@@ -1,0 +1,82 @@
+"""Fixtures for the index's rule tests: one small seeded SQLite file per test session."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+from sqlalchemy import Engine
+
+from cpindex.api import Services, create_app
+from cpindex.clock import ManualClock
+from cpindex.seed.demo import DEMO_PASSWORD, demo_account
+from cpindex.seed.generate import seed_database
+from cpindex.store.db import make_engine
+
+with warnings.catch_warnings():
+    # Starlette 1.x nudges towards `httpx2`; the pinned httpx works and is what we test with.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+SMALL_CHILDREN = 3000
+
+
+@pytest.fixture(scope="session")
+def seeded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path: Path = tmp_path_factory.mktemp("cpindex") / "small.db"
+    seed_database(make_engine(f"sqlite:///{path}", bulk_load=True), children=SMALL_CHILDREN, seed=1)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+def sign_in(client: TestClient, clock: ManualClock | None, username: str = "nurse.demo") -> str:
+    secret = demo_account(username).totp_secret
+    totp = pyotp.TOTP(secret)
+    code = totp.at(clock.now()) if clock else totp.now()
+    response = client.post(
+        "/auth/session",
+        json={"username": username, "password": DEMO_PASSWORD, "otp": code},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
+
+
+class Api:
+    """A TestClient over the seeded store with a signed-in nurse and a manual clock."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.clock = ManualClock()
+        self.app = create_app(Services.build(engine, clock=self.clock))
+        self.client = TestClient(self.app)
+        self.token = sign_in(self.client, self.clock)
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **extra}
+
+    def search(self, **params: object) -> tuple[int, dict[str, object]]:
+        response = self.client.get("/Patient", params=params, headers=self.headers())  # type: ignore[arg-type]
+        return response.status_code, response.json()
+
+    def everything(
+        self, index_id: str, reason: str | None = "health-care", text: str = ""
+    ) -> tuple[int, dict[str, object]]:
+        extra = {}
+        if reason is not None:
+            extra["X-Access-Reason"] = reason
+        if text:
+            extra["X-Access-Reason-Text"] = text
+        response = self.client.get(
+            f"/Patient/{index_id}/$everything", headers=self.headers(**extra)
+        )
+        return response.status_code, response.json()
+
+
+@pytest.fixture(scope="session")
+def api(seeded_engine: Engine) -> Iterator[Api]:
+    holder = Api(seeded_engine)
+    with holder.client:
+        yield holder
