@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import hmac
+import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from cpdesk.clock import Clock
 from cpdesk.records import UserInfo
 
-__all__ = ["LockReason", "Session", "SessionState", "SignOutReason", "Transition"]
+__all__ = ["LocalPin", "LockReason", "Session", "SessionState", "SignOutReason", "Transition"]
 
 
 class SessionState(enum.Enum):
@@ -294,3 +297,45 @@ class Session:
             self._notifying = False
         if first_error is not None:
             raise first_error
+
+
+class LocalPin:
+    """A PIN for quick unlock where policy allows it: only a salted scrypt hash, in memory.
+
+    Never written anywhere, so it lasts one sign-in; `clear()` at sign-out. Wrong PINs
+    count against the same limit as wrong passwords (report them to `unlock_failed`).
+    """
+
+    MIN_DIGITS = 4
+    MAX_DIGITS = 12
+
+    def __init__(self) -> None:
+        self._salt = b""
+        self._hash = b""
+
+    def __repr__(self) -> str:
+        return f"LocalPin(set={self.is_set})"
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self._hash)
+
+    def set(self, pin: str) -> None:
+        """Remember `pin` (4-12 digits) as a hash; raises ValueError for anything else."""
+        if not (pin.isdigit() and pin.isascii() and self.MIN_DIGITS <= len(pin) <= self.MAX_DIGITS):
+            raise ValueError(f"a PIN is {self.MIN_DIGITS} to {self.MAX_DIGITS} digits")
+        self._salt = secrets.token_bytes(16)
+        self._hash = self._derive(pin)
+
+    def verify(self, pin: str) -> bool:
+        """Constant-time check; always False when no PIN is set."""
+        if not self._hash:
+            return False
+        return hmac.compare_digest(self._derive(pin), self._hash)
+
+    def clear(self) -> None:
+        self._salt = b""
+        self._hash = b""
+
+    def _derive(self, pin: str) -> bytes:
+        return hashlib.scrypt(pin.encode(), salt=self._salt, n=2**14, r=8, p=1, dklen=32)

@@ -7,15 +7,20 @@ the app posts to itself never keep a session alive. It only *reports*; the Sessi
 decides what activity means (KeePassXC's InactivityTimer does the same).
 
 Signals: none. The callback is plain Python (`Session.activity`), called synchronously.
+`Ticker` drives `Session.tick` from a QTimer and again whenever the app becomes active
+(after a wake the timer may be late; the first event loop turn then catches up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
 
-__all__ = ["INPUT_EVENTS", "ActivityFilter"]
+__all__ = ["INPUT_EVENTS", "TICK_MS", "ActivityFilter", "Ticker"]
+
+TICK_MS = 250
 
 _T = QEvent.Type
 INPUT_EVENTS = frozenset(
@@ -66,3 +71,36 @@ class ActivityFilter(QObject):
         if event.type() in INPUT_EVENTS and event.spontaneous():
             self._on_activity()
         return False  # observe only: never swallow input
+
+
+class Ticker(QObject):
+    """Calls `on_tick()` every `interval_ms` and when the application becomes active."""
+
+    def __init__(
+        self, on_tick: Callable[[], None], interval_ms: int = TICK_MS, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._on_tick = on_tick
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+        app = QCoreApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.applicationStateChanged.connect(self._state_changed)
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @property
+    def active(self) -> bool:
+        return self._timer.isActive()
+
+    def _tick(self) -> None:
+        self._on_tick()
+
+    def _state_changed(self, state: Qt.ApplicationState) -> None:
+        if state == Qt.ApplicationState.ApplicationActive and self._timer.isActive():
+            self._on_tick()

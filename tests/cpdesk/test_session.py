@@ -8,7 +8,14 @@ import pytest
 
 from cpdesk.clock import FakeClock
 from cpdesk.records import UserInfo
-from cpdesk.session import LockReason, Session, SessionState, SignOutReason, Transition
+from cpdesk.session import (
+    LocalPin,
+    LockReason,
+    Session,
+    SessionState,
+    SignOutReason,
+    Transition,
+)
 
 USER = UserInfo("nurse.demo", "Sam Okafor", "practitioner", "Northgate General Hospital A&E")
 A, L, S = SessionState.ACTIVE, SessionState.LOCKED, SessionState.SIGNED_OUT
@@ -461,3 +468,23 @@ def test_failing_subscriber_does_not_stop_the_others(session: Session) -> None:
         session.lock(LockReason.MANUAL)
     assert session.state is L  # the lock happened even though a subscriber failed
     assert len(seen) == 2
+
+
+def test_local_pin_round_trip() -> None:
+    pin = LocalPin()
+    assert not pin.is_set
+    assert pin.verify("4821") is False
+    pin.set("4821")
+    assert pin.is_set
+    assert pin.verify("4821")
+    assert not pin.verify("4822")
+    assert "4821" not in repr(pin)
+    assert "4821" not in repr(vars(pin))
+    pin.clear()
+    assert not pin.verify("4821")
+
+
+@pytest.mark.parametrize("bad", ["123", "1234567890123", "12a4", "", "١٢٣٤"])
+def test_local_pin_rejects_non_pins(bad: str) -> None:
+    with pytest.raises(ValueError):
+        LocalPin().set(bad)

@@ -10,7 +10,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from cpdesk.ui.activity import INPUT_EVENTS, ActivityFilter
+from cpdesk.ui.activity import INPUT_EVENTS, ActivityFilter, Ticker
 
 
 class Counter:
@@ -149,3 +149,27 @@ def test_install_needs_an_application(monkeypatch: pytest.MonkeyPatch, qapp: QAp
     monkeypatch.setattr(QCoreApplication, "instance", staticmethod(lambda: None))
     with pytest.raises(RuntimeError):
         ActivityFilter(Counter()).install()
+
+
+def test_ticker_calls_back_on_a_timer(qtbot: QtBot) -> None:
+    c = Counter()
+    ticker = Ticker(c, interval_ms=10)
+    assert not ticker.active
+    ticker.start()
+    assert ticker.active
+    qtbot.waitUntil(lambda: c.count >= 2, timeout=5000)
+    ticker.stop()
+    assert not ticker.active
+
+
+def test_ticker_ticks_when_the_app_becomes_active(qapp: QApplication) -> None:
+    c = Counter()
+    ticker = Ticker(c, interval_ms=60_000)
+    ticker._state_changed(Qt.ApplicationState.ApplicationActive)
+    assert c.count == 0  # not started: nothing
+    ticker.start()
+    ticker._state_changed(Qt.ApplicationState.ApplicationInactive)
+    assert c.count == 0
+    ticker._state_changed(Qt.ApplicationState.ApplicationActive)
+    assert c.count == 1
+    ticker.stop()
