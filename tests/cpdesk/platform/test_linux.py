@@ -14,8 +14,10 @@ from PySide6.QtDBus import QDBusConnection
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from cpdesk.clock import FakeClock
 from cpdesk.platform.linux import LinuxLockListener
-from cpdesk.session import LockReason
+from cpdesk.records import UserInfo
+from cpdesk.session import LockReason, Session, SessionState
 
 
 @dataclass
@@ -150,4 +152,18 @@ def test_no_bus_fails_closed(qapp: QApplication, caplog: pytest.LogCaptureFixtur
     assert listener.sources == ()
     assert not listener.detects_screen_lock
     assert "no screen-lock signal" in caplog.text
+    listener.close()
+
+
+def test_dbus_signal_locks_the_session(bus: Bus, qtbot: QtBot) -> None:
+    """The wiring the app uses: listener.subscribe(session.lock)."""
+    session = Session(FakeClock(), idle_lock_seconds=120, lock_to_logout_seconds=900)
+    session.sign_in(UserInfo("nurse.demo", "Sam Okafor", "practitioner", "Northgate A&E"))
+    listener = LinuxLockListener(session_bus=bus.connection, system_bus=bus.connection)
+    listener.subscribe(session.lock)
+    bus.send(
+        "/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver.ActiveChanged", "boolean:true"
+    )
+    qtbot.waitUntil(lambda: session.state is SessionState.LOCKED, timeout=10000)
+    assert session.lock_reason is LockReason.OS_LOCK
     listener.close()

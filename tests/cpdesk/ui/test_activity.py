@@ -10,6 +10,9 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
+from cpdesk.clock import FakeClock, SystemClock
+from cpdesk.records import UserInfo
+from cpdesk.session import Session, SessionState
 from cpdesk.ui.activity import INPUT_EVENTS, ActivityFilter, Ticker
 
 
@@ -172,4 +175,37 @@ def test_ticker_ticks_when_the_app_becomes_active(qapp: QApplication) -> None:
     assert c.count == 0
     ticker._state_changed(Qt.ApplicationState.ApplicationActive)
     assert c.count == 1
+    ticker.stop()
+
+
+USER = UserInfo("nurse.demo", "Sam Okafor", "practitioner", "Northgate General Hospital A&E")
+
+
+def test_real_input_keeps_the_session_alive_and_idle_locks_it(
+    edit: QLineEdit, qtbot: QtBot
+) -> None:
+    """Filter + ticker + session, as the app wires them; time moved by hand."""
+    clock = FakeClock()
+    session = Session(clock, idle_lock_seconds=0.3, lock_to_logout_seconds=60)
+    activity = ActivityFilter(session.activity)
+    activity.install()
+    session.sign_in(USER)
+    clock.advance(0.2)
+    qtbot.keyClick(edit, Qt.Key.Key_A)  # real input: the idle deadline moves
+    clock.advance(0.2)
+    session.tick()
+    assert session.state is SessionState.ACTIVE
+    edit.repaint()  # not input
+    clock.advance(0.1)
+    session.tick()
+    assert session.state is SessionState.LOCKED
+    activity.uninstall()
+
+
+def test_idle_lock_with_the_real_clock(qtbot: QtBot) -> None:
+    session = Session(SystemClock(), idle_lock_seconds=0.2, lock_to_logout_seconds=60)
+    ticker = Ticker(session.tick, interval_ms=20)
+    session.sign_in(USER)
+    ticker.start()
+    qtbot.waitUntil(lambda: session.state is SessionState.LOCKED, timeout=5000)
     ticker.stop()
