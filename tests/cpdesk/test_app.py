@@ -1,0 +1,75 @@
+"""The composition root and the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cpdesk import __main__ as cli
+from cpdesk import app as app_module
+from cpdesk.app import Connection, build_app
+from cpdesk.policy import load_policy
+from cpdesk.session import SessionState
+from cpdesk.ui.main_window import APP_TITLE
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def test_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "cpdesk", "--version"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0
+    assert out.stdout.strip() == "cpdesk 0.1.0"
+
+
+def test_usage_error_exits_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["nonsense"])
+    assert exit_info.value.code == 2
+
+
+def test_invalid_policy_refuses_to_start_naming_the_key(tmp_path, capsys) -> None:
+    managed = tmp_path / "managed"
+    managed.mkdir()
+    (managed / "10-site.json").write_text(json.dumps({"idle_lock_seconds": 5}))
+    assert cli.main(["--policy-root", str(tmp_path)]) == 1
+    assert "idle_lock_seconds" in capsys.readouterr().err
+
+
+def test_no_server_configured(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("CPDESK_SERVER_URL", raising=False)
+    assert cli.main(["--policy-root", str(tmp_path)]) == 1
+    assert "no index server is configured" in capsys.readouterr().err
+
+
+def test_http_server_url_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("CPDESK_SERVER_URL", "http://index.example")
+    assert app_module.run(policy_root=tmp_path) == 1
+    assert "server_url" in capsys.readouterr().err
+
+
+def test_demo_without_index_says_so(tmp_path, capsys, monkeypatch) -> None:
+    from cpdesk import demo
+
+    monkeypatch.setattr(demo, "index_missing", lambda: ["cpindex"])
+    assert app_module.run(demo=True, policy_root=tmp_path) == 1
+    assert "needs the index server" in capsys.readouterr().err
+
+
+def test_build_app_wires_everything(qapp, qtbot, tmp_path) -> None:
+    policy = load_policy(tmp_path, environ={})
+    app = build_app(policy, Connection("https://127.0.0.1:9"), demo=True)
+    try:
+        qtbot.addWidget(app.window)
+        app.window.show()
+        assert app.window.windowTitle() == APP_TITLE
+        assert app.window.signin.username.text() == "nurse.demo"
+        assert app.session.state is SessionState.SIGNED_OUT
+        # no OS lock signal here (no D-Bus screensaver): fail closed to at most 60 s
+        assert app.session.idle_lock_seconds <= 60
+    finally:
+        app.shutdown()
