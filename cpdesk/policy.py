@@ -31,6 +31,7 @@ import logging
 import os
 import plistlib
 import re
+import stat
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -371,9 +372,17 @@ def _read_json(path: Path) -> Mapping[str, object]:
 
 
 def _json_dir(folder: Path) -> Iterator[tuple[str, Mapping[str, object]]]:
+    """Policy files in name order. Anyone could weaken a world-writable one: refuse it."""
     if folder.is_dir():
+        _refuse_world_writable(folder)
         for path in sorted(folder.glob("*.json")):
+            _refuse_world_writable(path)
             yield str(path), _read_json(path)
+
+
+def _refuse_world_writable(path: Path) -> None:
+    if os.name == "posix" and path.stat().st_mode & stat.S_IWOTH:
+        raise PolicyError(WHOLE_FILE, "is writable by every user; make it root-owned", str(path))
 
 
 class Registry(Protocol):

@@ -31,7 +31,9 @@ SCHEMA_FILE = Path(policy_mod.__file__).with_name("policy.schema.json")
 
 def write(path: Path, data: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o755)  # whatever the umask: world-writable policy is refused
     path.write_text(json.dumps(data), encoding="utf-8")
+    path.chmod(0o644)
     return path
 
 
@@ -278,6 +280,17 @@ def test_unreadable_file_stops_the_app(tmp_path: Path, content: str | bytes, pro
         load(tmp_path)
     assert problem in err.value.user_message
     assert str(path) in err.value.user_message
+
+
+@pytest.mark.parametrize("target", ["folder", "file"])
+def test_world_writable_policy_is_refused(tmp_path: Path, target: str) -> None:
+    path = write(tmp_path / "managed/10.json", {"idle_lock_seconds": 60})
+    victim = path.parent if target == "folder" else path
+    victim.chmod(0o777 if target == "folder" else 0o666)
+    with pytest.raises(PolicyError) as err:
+        load(tmp_path)
+    assert "writable by every user" in err.value.user_message
+    assert str(victim) in err.value.user_message
 
 
 def test_renamed_key_still_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
