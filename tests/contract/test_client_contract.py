@@ -258,3 +258,35 @@ def test_expired_token_is_session_expired(
     with pytest.raises(errors.SessionExpired):
         client.search(SearchQuery(family="Smithfield", birthdate=OLIVIA.birth_date, fuzzy=False))
     assert not client.signed_in
+
+
+def test_reason_text_reaches_the_audit_log_exactly(
+    index_server: RunningIndex, http: requests.Session
+) -> None:
+    import json
+    import uuid
+
+    from sqlalchemy import create_engine, select
+
+    from cpindex.store.schema import audit_event
+
+    client = _signed_in(index_server, http)
+    text = f"Café – ünïcode 50% & co {uuid.uuid4()}"
+    client.record(OLIVIA.index_id, AccessReason.OTHER, text)
+    engine = create_engine(index_server.db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_event.c.detail, audit_event.c.request_id, audit_event.c.patient_id)
+                .where(audit_event.c.action == "view")
+                .where(audit_event.c.username == "social.demo")
+            ).all()
+    finally:
+        engine.dispose()
+    parsed = [(json.loads(r[0]) if r[0] else {}, r[1], r[2]) for r in rows]
+    details = [row for row in parsed if row[0].get("reason_text") == text]
+    assert len(details) == 1
+    detail, request_id, patient_id = details[0]
+    assert detail["reason"] == "other"
+    assert patient_id == OLIVIA.index_id
+    assert uuid.UUID(request_id).version == 4  # the client's X-Request-ID was kept
