@@ -120,13 +120,21 @@ _CHILD_COLUMNS = (
 _NAME_ORDER = {"official": 0, "old": 1, "nickname": 2}
 
 
+# Built once: constructing a statement costs as much as running it on SQLite.
+_NAMES_BY_CHILD = (
+    select(child_name.c.child_pk, child_name.c.kind, child_name.c.given, child_name.c.family)
+    .where(child_name.c.child_pk.in_(bindparam("pks", expanding=True)))
+    .order_by(child_name.c.id)
+)
+_SUMMARIES = (
+    select(*_CHILD_COLUMNS)
+    .join(household, household.c.id == child.c.household_id)
+    .where(child.c.pk.in_(bindparam("pks", expanding=True)))
+)
+
+
 def _names(conn: Connection, pks: Sequence[int]) -> dict[int, list[NameRow]]:
-    rows = conn.execute(
-        select(child_name.c.child_pk, child_name.c.kind, child_name.c.given, child_name.c.family)
-        .where(child_name.c.child_pk.in_(bindparam("pks", expanding=True)))
-        .order_by(child_name.c.id),
-        {"pks": list(pks)},
-    ).all()
+    rows = conn.execute(_NAMES_BY_CHILD, {"pks": list(pks)}).all()
     names: dict[int, list[NameRow]] = {}
     for pk, kind, given, family in rows:
         names.setdefault(pk, []).append(NameRow(kind, tuple(given.split()), family))
@@ -139,12 +147,7 @@ def load_summaries(conn: Connection, pks: Sequence[int]) -> dict[int, ChildRow]:
     """Children by primary key, with every name they are known by."""
     if not pks:
         return {}
-    rows = conn.execute(
-        select(*_CHILD_COLUMNS)
-        .join(household, household.c.id == child.c.household_id)
-        .where(child.c.pk.in_(bindparam("pks", expanding=True))),
-        {"pks": list(pks)},
-    ).all()
+    rows = conn.execute(_SUMMARIES, {"pks": list(pks)}).all()
     names = _names(conn, pks)
     return {
         r[0]: ChildRow(

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -143,10 +143,16 @@ def create_app(services: Services) -> FastAPI:
         return info
 
     def audit(
-        request: Request, info: SessionInfo | None, action: str, outcome: str, **kw: Any
+        request: Request,
+        info: SessionInfo | None,
+        action: str,
+        outcome: str,
+        *,
+        conn: Connection | None = None,
+        **kw: Any,
     ) -> None:
         record_event(
-            services.engine,
+            conn if conn is not None else services.engine,
             at=services.clock.now(),
             action=action,
             outcome=outcome,
@@ -245,14 +251,14 @@ def create_app(services: Services) -> FastAPI:
         """Search as PDS does; a searchset Bundle ranked by search.score, or too-many-matches."""
         info = authenticate(request)
         query = parse_search(list(request.query_params.multi_items()))
-        with services.engine.connect() as conn:
+        with services.engine.begin() as conn:
             matches = search_children(conn, query)
             if len(matches) > query.max_results:
                 rows = {}
             else:
                 rows = load_summaries(conn, [m.child_pk for m in matches])
-        detail = {"parameters": query.audit_parameters(), "results": len(matches)}
-        audit(request, info, "search", "success", detail=detail)
+            detail = {"parameters": query.audit_parameters(), "results": len(matches)}
+            audit(request, info, "search", "success", conn=conn, detail=detail)
         if len(matches) > query.max_results:
             return too_many_matches(query.max_results)
         entries = [(rows[m.child_pk], m.score) for m in matches if m.child_pk in rows]

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 
 from cpindex.store.schema import audit_event
 
@@ -18,7 +18,7 @@ __all__ = ["record_event"]
 
 
 def record_event(
-    engine: Engine,
+    target: Engine | Connection,
     *,
     at: dt.datetime,
     action: str,
@@ -30,18 +30,24 @@ def record_event(
     patient_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one audit row (action: sign-in, search, view, unlock, sign-out...)."""
-    with engine.begin() as conn:
-        conn.execute(
-            insert(audit_event).values(
-                at=at,
-                request_id=request_id,
-                username=username,
-                role=role,
-                organisation=organisation,
-                action=action,
-                outcome=outcome,
-                patient_id=patient_id,
-                detail=json.dumps(detail, sort_keys=True) if detail is not None else None,
-            )
-        )
+    """Append one audit row (action: sign-in, search, view, unlock, sign-out...).
+
+    Given a Connection, the row joins its transaction (a search writes its audit row in
+    the transaction that read the results); given an Engine, it commits on its own.
+    """
+    statement = insert(audit_event).values(
+        at=at,
+        request_id=request_id,
+        username=username,
+        role=role,
+        organisation=organisation,
+        action=action,
+        outcome=outcome,
+        patient_id=patient_id,
+        detail=json.dumps(detail, sort_keys=True) if detail is not None else None,
+    )
+    if isinstance(target, Connection):
+        target.execute(statement)
+        return
+    with target.begin() as conn:
+        conn.execute(statement)

@@ -21,6 +21,11 @@ from cpindex.store.schema import user_account, user_session
 __all__ = ["SessionInfo", "SessionStore", "SessionUser", "hash_token"]
 
 
+# The idle expiry is rewritten only when it would move by this much, so a burst of calls
+# costs one write, not one each; the expiry reported is always the stored one.
+_TOUCH_STEP = dt.timedelta(seconds=10)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -144,8 +149,9 @@ class SessionStore:
             idle_at, absolute_at = row[1], row[2]
             if now >= idle_at or now >= absolute_at:
                 return None
-            if touch:
-                idle_at = min(now + self._idle, absolute_at)
+            slid = min(now + self._idle, absolute_at)
+            if touch and slid - idle_at >= _TOUCH_STEP:
+                idle_at = slid
                 conn.execute(
                     update(user_session)
                     .where(user_session.c.id == row[0])
