@@ -63,7 +63,7 @@ MAX_REASON_TEXT = 500
 _USER_AGENT = "cpdesk/0.1"
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # What a log line may hold: the records allowlist plus facts about the HTTP exchange.
-_LOG_FIELDS = LOGGABLE_FIELDS | {"status", "operation", "attempt"}
+_LOG_FIELDS = LOGGABLE_FIELDS | {"status", "operation", "attempt", "cause"}
 # urllib3 logs full URLs (a search's names and date of birth) at DEBUG: never let it.
 _NOISY_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection")
 
@@ -327,6 +327,7 @@ class IndexClient:
         started = time.monotonic()
         error: CpdeskError | None = None
         answer: _Answer | None = None
+        cause = ""
         try:
             response = self._http.request(
                 method,
@@ -339,9 +340,9 @@ class IndexClient:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            error = _map_transport_error(exc)
-        except (OSError, ValueError, LookupError, HTTPError):
-            error = ServerUnreachable()
+            error, cause = _map_transport_error(exc), _root_cause(exc)
+        except (OSError, ValueError, LookupError, HTTPError) as exc:
+            error, cause = ServerUnreachable(), type(exc).__name__
         else:
             answer = _Answer(
                 response.status_code, _json_or_none(response.content), response.headers
@@ -356,7 +357,7 @@ class IndexClient:
         if answer is not None:
             _log("request", status=answer.status, **fields)
         else:
-            _log("request failed", error_class=type(error).__name__, **fields)
+            _log("request failed", error_class=type(error).__name__, cause=cause, **fields)
         return error, answer
 
     def _thread_call_cancelled(self) -> bool:
@@ -467,6 +468,19 @@ def _map_transport_error(exc: requests.RequestException) -> CpdeskError:
     ):
         return ServerTimeout()  # a read timeout while reading the body
     return ServerUnreachable()
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost exception's class name (e.g. PinMismatch): a type, never a message."""
+    seen: BaseException = exc
+    for _ in range(8):
+        inner = getattr(seen, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in seen.args if isinstance(a, BaseException)), None)
+        if inner is None:
+            break
+        seen = inner
+    return type(seen).__name__
 
 
 def _parse_session(body: object) -> tuple[SignInResult, str]:

@@ -2,7 +2,8 @@
 
 `PinnedAdapter` is mounted on the index's origin. It ignores whatever `verify=` a caller
 passes (there is no way to turn verification off) and trusts either one CA bundle or the
-system store, never certifi and never `REQUESTS_CA_BUNDLE`. Each new connection checks the
+system store (OpenSSL's defaults, which the OS's own SSL_CERT_FILE/SSL_CERT_DIR steer),
+never certifi and never `REQUESTS_CA_BUNDLE`. Each new connection checks the
 server key's SPKI SHA-256 against the pins right after the handshake, inside `connect()`,
 so a mismatch closes the socket before a single request byte (a password) is written.
 

@@ -1,5 +1,6 @@
 """Real TLS on loopback: pins, foreign CAs, host names and the environment's CA variables."""
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,3 +156,25 @@ def test_plain_http_through_the_session_is_not_possible(
 ) -> None:
     with pytest.raises(errors.PolicyError):
         IndexClient(http, "http://127.0.0.1:1")
+
+
+def test_log_names_the_cause_class_only(
+    server: LoopbackServer,
+    certs: DemoCertificates,
+    other: DemoCertificates,
+    http: requests.Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="cpdesk.net")
+    pinned = IndexClient(
+        http, server.base_url, ca_bundle=str(certs.ca_cert), spki_pins=[other.spki_pin]
+    )
+    with pytest.raises(errors.CertificateError):
+        pinned.sign_in("nurse.demo", PASSWORD, "123456")
+    untrusted = IndexClient(http, server.base_url, ca_bundle=str(other.ca_cert))
+    with pytest.raises(errors.CertificateError):
+        untrusted.sign_in("nurse.demo", PASSWORD, "123456")
+    lines = [r.getMessage() for r in caplog.records if r.name == "cpdesk.net.client"]
+    assert any("cause=PinMismatch" in line for line in lines)
+    assert any("cause=SSLCertVerificationError" in line for line in lines)
+    assert all(PASSWORD not in line and "127.0.0.1" not in line for line in lines)
