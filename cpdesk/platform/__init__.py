@@ -43,6 +43,7 @@ def make_lock_listener(window_id: int = 0, platform: str = sys.platform) -> Lock
             from cpdesk.platform.linux import LinuxLockListener
 
             return LinuxLockListener()
+        log.warning("no OS lock signals on platform %s", platform)
     except Exception as exc:  # a broken OS hook must not stop the app; it fails closed
         log.warning("OS lock signals unavailable (%s)", type(exc).__name__)
     return NullLockListener()

@@ -21,9 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cpdesk.platform import CaptureGuard, LockListener, describe_lock_detection
 from cpdesk.policy import SETTINGS, Layer, Policy, Setting
 
-__all__ = ["SettingsDialog", "describe_capture_protection", "format_value"]
+__all__ = [
+    "SettingsDialog",
+    "build_settings_dialog",
+    "describe_capture_protection",
+    "format_value",
+]
 
 MANAGED_TEXT = "Set by your organisation"
 
@@ -138,3 +144,28 @@ def _source_text(policy: Policy, key: str) -> str:
         Layer.USER: "Your settings",
         Layer.MANAGED: MANAGED_TEXT,
     }[layer]
+
+
+def build_settings_dialog(
+    policy: Policy,
+    *,
+    listener: LockListener,
+    idle_lock_seconds: float,
+    guard: CaptureGuard,
+    capture_applied: bool | None,
+    parent: QWidget | None = None,
+) -> SettingsDialog:
+    """The dialog as the app shows it, from the services it was built with.
+
+    Args:
+        idle_lock_seconds: the effective idle limit (after failing closed).
+        capture_applied: what `guard.set_prevent` returned, or None if not attempted.
+    """
+    return SettingsDialog(
+        policy,
+        lock_detection=describe_lock_detection(listener, idle_lock_seconds),
+        capture_protection=describe_capture_protection(
+            policy.screen_capture_protection, guard.can_prevent(), capture_applied
+        ),
+        parent=parent,
+    )

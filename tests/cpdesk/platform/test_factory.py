@@ -40,8 +40,10 @@ def test_linux_gets_the_dbus_listener(qapp: QApplication) -> None:
     assert isinstance(plat.make_capture_guard(platform="linux"), NullCaptureGuard)
 
 
-def test_unknown_os_gets_null(qapp: QApplication) -> None:
-    assert isinstance(plat.make_lock_listener(platform="haiku"), NullLockListener)
+def test_unknown_os_gets_null(qapp: QApplication, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="cpdesk.platform"):
+        assert isinstance(plat.make_lock_listener(platform="haiku"), NullLockListener)
+    assert "no OS lock signals on platform haiku" in caplog.text
 
 
 @pytest.mark.parametrize("platform", ["win32", "darwin"])

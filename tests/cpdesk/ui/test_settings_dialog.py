@@ -13,9 +13,11 @@ from cpdesk.policy import SETTINGS, Policy, load_policy
 from cpdesk.ui.settings_dialog import (
     MANAGED_TEXT,
     SettingsDialog,
+    build_settings_dialog,
     describe_capture_protection,
     format_value,
 )
+from tests.helpers.fakes import FakeCaptureGuard, FakeLockListener
 
 SETTING = {s.key: s for s in SETTINGS}
 
@@ -99,3 +101,16 @@ def test_format_value(key: str, value: object, text: str) -> None:
 )
 def test_describe_capture_protection(args: tuple[bool, bool, bool | None], fragment: str) -> None:
     assert fragment in describe_capture_protection(*args)
+
+
+def test_built_from_the_app_services(qtbot: QtBot) -> None:
+    dialog = build_settings_dialog(
+        Policy(),
+        listener=FakeLockListener(detects_screen_lock=False),
+        idle_lock_seconds=60,
+        guard=FakeCaptureGuard(possible=False),
+        capture_applied=None,
+    )
+    qtbot.addWidget(dialog)
+    assert "locks after 60 seconds without input" in dialog.lock_detection.text()
+    assert "does not let cpdesk block" in dialog.capture_protection.text()
