@@ -130,6 +130,11 @@ class Session:
         """Wrong unlock attempts since the last lock was lifted."""
         return self._unlock_failures
 
+    @property
+    def unlock_tries_left(self) -> int:
+        """Wrong attempts still allowed before sign-out ("4 tries left")."""
+        return self._max_unlock_failures - self._unlock_failures
+
     def subscribe(self, callback: Callable[[Transition], None]) -> None:
         """Call `callback` synchronously, in order, for every transition from now on."""
         self._subscribers.append(callback)

@@ -281,6 +281,7 @@ def test_wrong_unlock_counts_and_stays_locked(session: Session) -> None:
     session.unlock_failed(attempt)
     assert session.state is L
     assert session.unlock_failures == 1
+    assert session.unlock_tries_left == 4
     session.unlock_failed(attempt)  # reported twice: counted once
     assert session.unlock_failures == 1
 
