@@ -411,3 +411,9 @@ def test_unreadable_ca_bundle_is_a_policy_error(tmp_path: Path) -> None:
         with pytest.raises(errors.PolicyError) as caught:
             IndexClient(make_http_session(), "https://index.test", ca_bundle=str(path))
         assert caught.value.key == "ca_bundle"
+
+
+def test_blank_index_id_is_not_found_without_sending(signed_in: Faked) -> None:
+    with pytest.raises(errors.NotFound):
+        signed_in.client.record(" ", AccessReason.HEALTH_CARE)
+    assert signed_in.transport.sent == []

@@ -197,3 +197,22 @@ def test_client_works_again_after_cancel(http: requests.Session, certs: DemoCert
         thread.join(JOIN)
         assert isinstance(raised[0], errors.Cancelled)
         assert len(client.search(QUERY).children) == 1
+
+
+def test_cancel_landing_while_a_connection_opens_is_not_lost(
+    http: requests.Session, certs: DemoCertificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race: cancel_all() after the call began but before its socket was registered."""
+    with LoopbackServer(lambda r: STALL, certs=certs) as server:
+        client = _client(http, server.base_url, certs, read_timeout=600)
+        registry = client._adapter._registry
+        real_add = registry.add
+
+        def add_after_cancel(key: int, handle: object) -> None:
+            client.cancel_all()  # lands just before this connection becomes abortable
+            real_add(key, handle)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(registry, "add", add_after_cancel)
+        with pytest.raises(errors.Cancelled):
+            client.sign_in("nurse.demo", "pw", "123456")
+        assert bytes(server.received) == b""
