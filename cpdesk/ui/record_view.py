@@ -86,10 +86,12 @@ class RecordView(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.back)
         top.addSpacing(12)
-        top.addWidget(self.note, 1)
+        top.addWidget(self.note)
+        top.addStretch(1)
         self.scroller = QScrollArea()
         self.scroller.setWidgetResizable(True)
         self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._content: QWidget | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 12, 20, 12)
@@ -181,6 +183,7 @@ class RecordView(QWidget):
         title.addWidget(name, 1)
         if record.caf:
             caf = _label("CAF assessment in place", "badge-caf", select=False)
+            caf.setWordWrap(False)
             caf.setObjectName("caf-badge")
             caf.setToolTip("A Common Assessment Framework assessment exists for this child")
             title.addWidget(caf, 0, Qt.AlignmentFlag.AlignTop)
@@ -213,27 +216,31 @@ class RecordView(QWidget):
                 continue
             row = QHBoxLayout()
             row.setSpacing(10)
-            text = _label(value)
+            text = _label(value, "contact")
+            text.setWordWrap(False)
             text.setAccessibleName(f"{kind.capitalize()} of {whose}")
             button = QPushButton("Copy")
             set_role(button, "copy")
             button.setAccessibleName(f"Copy {kind} of {whose}")
             button.setToolTip(f"Copy {kind}")
             button.clicked.connect(lambda _=False, v=value, k=kind: self._do_copy(v, k))
-            row.addWidget(_label("Phone" if kind == "phone number" else "Email", "fact-label"))
-            row.addWidget(text, 1)
-            row.addWidget(button)
+            caption = _label("Phone" if kind == "phone number" else "Email", "fact-label")
+            caption.setMinimumWidth(caption.fontMetrics().horizontalAdvance("Email") + 12)
+            row.addWidget(caption)
+            row.addWidget(text)
+            row.addWidget(button)  # next to its value: no eye travel across the card
+            row.addStretch(1)
             layout.addLayout(row)
 
     def _carers(self, record: ChildRecord) -> QWidget:
         holder = QWidget()
-        grid = QGridLayout(holder)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setSpacing(14)
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(10)
         if not record.carers:
-            grid.addWidget(_label("No parents or carers recorded."), 0, 0)
+            column.addWidget(_label("No parents or carers recorded."))
             return holder
-        for i, carer in enumerate(record.carers):
+        for carer in record.carers:
             frame, layout = _card()
             frame.setObjectName("carer")
             layout.addWidget(_label(carer.name, "h2"))
@@ -244,9 +251,7 @@ class RecordView(QWidget):
             self._contact_rows(layout, carer.contact, carer.relationship or "carer")
             if carer.address:
                 layout.addWidget(_label(f"Lives at {carer.address}", "hint"))
-            grid.addWidget(frame, i // 2, i % 2)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
+            column.addWidget(frame)
         return holder
 
     def _involvements(self, record: ChildRecord) -> QWidget:
@@ -269,6 +274,7 @@ class RecordView(QWidget):
         top.addWidget(_label(inv.practitioner, "h2"), 1)
         if inv.lead_professional:
             badge = _label("Lead professional", "badge-lead", select=False)
+            badge.setWordWrap(False)
             badge.setObjectName("lead-badge")
             top.addWidget(badge, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(top)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -69,13 +68,20 @@ class SignInPage(QWidget):
         self.otp.setMaxLength(8)
         self.otp.setInputMethodHints(Qt.InputMethodHint.ImhDigitsOnly)
         self.otp.setMaximumWidth(180)
-        form = QFormLayout()
-        form.setVerticalSpacing(12)
-        form.setHorizontalSpacing(16)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow(self._label("&Username", self.username), self.username)
-        form.addRow(self._label("&Password", self.password), self.password)
-        form.addRow(self._label("One-time &code", self.otp), self.otp)
+        form = QVBoxLayout()  # labels above fields (NHS pattern; survives 200 % zoom)
+        form.setSpacing(4)
+        for text, edit, hint in (
+            ("&Username", self.username, ""),
+            ("&Password", self.password, ""),
+            ("One-time &code", self.otp, "The 6 digits from your authenticator app"),
+        ):
+            form.addSpacing(6)
+            form.addWidget(self._label(text, edit))
+            if hint:
+                hint_label = QLabel(hint)
+                set_role(hint_label, "hint")
+                form.addWidget(hint_label)
+            form.addWidget(edit)
         self.button = QPushButton("Sign in")
         self.button.setObjectName("sign-in")
         set_role(self.button, "primary")
@@ -105,14 +111,19 @@ class SignInPage(QWidget):
         inner.addLayout(form)
         inner.addLayout(buttons)
         inner.addWidget(self.busy)
+        self.demo_box = QFrame()
+        set_role(self.demo_box, "warning")
         self.demo_hint = QLabel(
-            "Demo: the password and the current one-time codes are printed in the terminal "
-            "that started cpdesk."
+            "<b>Demo:</b> the password and the current one-time codes are printed in the "
+            "terminal that started cpdesk (a new code every 30 seconds)."
         )
         self.demo_hint.setWordWrap(True)
-        set_role(self.demo_hint, "hint")
-        self.demo_hint.setVisible(demo)
-        inner.addWidget(self.demo_hint)
+        self.demo_hint.setAccessibleName("Demo sign-in help")
+        box = QVBoxLayout(self.demo_box)
+        box.setContentsMargins(12, 8, 12, 8)
+        box.addWidget(self.demo_hint)
+        self.demo_box.setVisible(demo)
+        inner.addWidget(self.demo_box)
         outer = QVBoxLayout(self)
         outer.addStretch(1)
         row = QHBoxLayout()

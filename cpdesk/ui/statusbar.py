@@ -52,5 +52,6 @@ class SessionStatusBar(QStatusBar):
         if absolute_left is not None:
             parts.append(f"Session ends in {format_time_left(absolute_left)}")
         if idle_left is not None:
-            parts.append(f"locks after {format_time_left(idle_left)} idle")
+            idle = f"{int(idle_left)} s" if idle_left < 60 else format_time_left(idle_left)
+            parts.append(f"locks after {idle} without input")
         self.time_left.setText(" · ".join(parts))

@@ -131,12 +131,14 @@ def style_sheet(p: Palette = PALETTE) -> str:
     return f"""
 QWidget {{ color: {p.text}; font-size: {BASE_PT}pt; }}
 QMainWindow, QDialog, QWidget#page {{ background: {p.window}; }}
+QDialog {{ border: 2px solid {p.border}; }}
 QScrollArea, QScrollArea > QWidget > QWidget {{ background: {p.window}; border: none; }}
 QLabel {{ background: transparent; }}
 QLabel[role="h1"] {{ font-size: {H1_PT}pt; font-weight: bold; }}
 QLabel[role="h2"] {{ font-size: {H2_PT}pt; font-weight: bold; }}
 QLabel[role="hint"] {{ color: {p.text_secondary}; }}
 QLabel[role="fact-label"] {{ color: {p.text_secondary}; font-weight: bold; }}
+QLabel[role="contact"] {{ font-weight: bold; }}
 QLabel[role="error"] {{ color: {p.error}; font-weight: bold; }}
 QLabel[role="badge-lead"] {{ background: {p.primary}; color: {p.on_primary};
     font-weight: bold; padding: 3px 8px; border-radius: 4px; }}
@@ -146,7 +148,6 @@ QLabel[role="badge-error"] {{ background: {p.error}; color: {p.on_error};
     font-weight: bold; padding: 3px 8px; border-radius: 4px; }}
 QFrame[role="card"] {{ background: {p.surface}; border: 1px solid {p.border};
     border-radius: 6px; }}
-QFrame[role="card"] QLabel {{ background: transparent; }}
 QFrame[role="error-summary"] {{ background: {p.surface}; border: {f}px solid {p.error};
     border-radius: 4px; }}
 QFrame[role="shielded"] {{ background: {p.restricted}; border-radius: 6px; }}
@@ -164,6 +165,10 @@ QLineEdit:focus, QComboBox:focus, QPlainTextEdit:focus {{ border: {f}px solid {p
 QLineEdit[error="true"], QComboBox[error="true"] {{ border: {f}px solid {p.error};
     padding: 4px 6px; }}
 QLineEdit[error="true"]:focus {{ border: {f}px solid {p.focus_ring}; }}
+QComboBox::drop-down {{ subcontrol-origin: padding; subcontrol-position: center right;
+    width: 28px; border: none; }}
+QComboBox::down-arrow {{ image: none; width: 0px; height: 0px; border-left: 7px solid {p.surface};
+    border-right: 7px solid {p.surface}; border-top: 9px solid {p.text}; }}
 QComboBox QAbstractItemView {{ background: {p.surface}; color: {p.text};
     selection-background-color: {p.primary}; selection-color: {p.on_primary}; }}
 QPushButton {{ background: {p.surface}; color: {p.primary}; border: 2px solid {p.border};

@@ -214,7 +214,7 @@ def test_sign_in_demo_mode_prefills_and_explains(qtbot) -> None:
     page = SignInPage("https://127.0.0.1:1234", demo=True)
     qtbot.addWidget(page)
     assert page.username.text() == "nurse.demo"
-    assert not page.demo_hint.isHidden()
+    assert not page.demo_box.isHidden()
     assert "printed in the terminal" in page.demo_hint.text()
     requests = []
     page.sign_in_requested.connect(lambda *a: requests.append(a))
