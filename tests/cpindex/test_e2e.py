@@ -63,3 +63,53 @@ def test_fixed_children_are_planted(index_server: RunningIndex) -> None:
         )
         ids = [e["resource"]["id"] for e in r.json().get("entry", [])]
         assert child.index_id in ids
+
+
+def test_shielded_child_over_real_http(index_server: RunningIndex) -> None:
+    token = sign_in_token(index_server, "nurse.demo")
+    jayden = fixed_child("Marsh-Whitley", "Jayden")
+    r = _get(
+        index_server, "/Patient", token, params={"family": jayden.family, "birthdate": "2012-07-09"}
+    )
+    resource = r.json()["entry"][0]["resource"]
+    assert resource["meta"]["security"][0]["code"] == "R" and "address" not in resource
+    r = _get(
+        index_server,
+        "/Patient",
+        token,
+        params={
+            "family": jayden.family,
+            "birthdate": "2012-07-09",
+            "address-postalcode": jayden.postcode,
+        },
+    )
+    assert r.json()["total"] == 0
+    r = _get(
+        index_server,
+        f"/Patient/{jayden.index_id}/$everything",
+        token,
+        headers={"X-Access-Reason": "safeguarding"},
+    )
+    assert [e["resource"]["resourceType"] for e in r.json()["entry"]] == ["Patient"]
+    assert jayden.postcode not in r.text and "Karen" not in r.text
+
+
+def test_revoked_token_is_refused_over_real_http(index_server: RunningIndex) -> None:
+    token = sign_in_token(index_server, "indexteam.demo")
+    rid = "0b5f8a52-6a3e-4c1b-9d0e-2f4a6b8c0d1e"
+    r = _get(index_server, "/auth/session", token, headers={"X-Request-ID": rid})
+    assert r.status_code == 200 and r.headers["x-request-id"] == rid
+    assert r.json()["user"]["role"] == "index-team"
+    r = requests.delete(
+        f"{index_server.base_url}/auth/session",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=index_server.verify,
+        timeout=30,
+    )
+    assert r.status_code == 204
+    r = _get(
+        index_server, "/Patient", token, params={"family": "Smithfield", "birthdate": "2011-03-14"}
+    )
+    assert r.status_code == 401
+    body = OperationOutcome.model_validate(r.json())
+    assert body.issue[0].code == "login"
