@@ -304,8 +304,9 @@ class IndexClient:
                     return answer
             elif error is None or attempt == attempts or not _retryable(error):
                 raise error if error is not None else ServerError()
-            if not self._pause(epoch, attempt) or self._stale(token):
-                raise Cancelled() if self._cancelled_since(epoch) else SessionExpired()
+            if not self._pause(epoch, attempt):
+                raise Cancelled()
+            self._check_still_current(token)
         raise ServerError()  # unreachable: the loop always returns or raises
 
     def _attempt(
@@ -368,9 +369,13 @@ class IndexClient:
         with self._lock:
             return self._epoch != epoch
 
-    def _stale(self, token: str | None) -> bool:
+    def _check_still_current(self, token: str | None) -> None:
+        """Never retry with stale credentials: signed out ends the call, a new sign-in drops it."""
         with self._lock:
-            return token is not None and self._token != token
+            current = self._token
+        if token is None or current == token:
+            return
+        raise SessionExpired() if current is None else Cancelled()
 
     def _pause(self, epoch: int, attempt: int) -> bool:
         """Back off before the retry; False if cancelled while waiting."""

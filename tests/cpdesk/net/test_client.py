@@ -417,3 +417,16 @@ def test_blank_index_id_is_not_found_without_sending(signed_in: Faked) -> None:
     with pytest.raises(errors.NotFound):
         signed_in.client.record(" ", AccessReason.HEALTH_CARE)
     assert signed_in.transport.sent == []
+
+
+def test_retry_is_dropped_when_someone_signed_in_again_meanwhile(signed_in: Faked) -> None:
+    def first(request: requests.PreparedRequest) -> requests.Response:
+        signed_in.queue(fhir_json(201, samples.session_body("tok-2")))
+        signed_in.client.sign_in("nurse.demo", "pw", "654321")
+        raise requests.exceptions.ConnectionError("reset")
+
+    signed_in.queue(first)
+    with pytest.raises(errors.Cancelled):
+        signed_in.client.search(QUERY)
+    assert [s.request.method for s in signed_in.transport.sent] == ["GET", "POST"]
+    assert signed_in.client.signed_in
