@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QThreadPool
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from cpdesk import __version__
 from cpdesk.cache import NullCache, RecordCache
@@ -34,6 +34,7 @@ from cpdesk.clock import Clock, SystemClock
 from cpdesk.errors import PolicyError, UserFacingError
 from cpdesk.net import IndexClient, make_http_session
 from cpdesk.platform import (
+    LockListener,
     describe_lock_detection,
     effective_idle_lock_seconds,
     make_capture_guard,
@@ -44,6 +45,7 @@ from cpdesk.session import Session, SignOutReason
 from cpdesk.ui.activity import ActivityFilter
 from cpdesk.ui.clipboard import SensitiveClipboard
 from cpdesk.ui.main_window import MainWindow
+from cpdesk.ui.settings_dialog import build_settings_dialog
 from cpdesk.ui.theme import apply_theme
 from cpdesk.ui.workers import GuiThreadGarbageCollector, TaskRunner
 
@@ -148,6 +150,20 @@ def build_app(
     runner = TaskRunner(pool, cancel_hook=client.cancel_all, parent=qapp)
     auth_runner = TaskRunner(auth_pool, cancel_hook=client.cancel_all, parent=qapp)
     clipboard = SensitiveClipboard(policy.clipboard_clear_seconds, parent=qapp)
+    guard = make_capture_guard()
+    capture_applied: list[bool | None] = [None]
+    listeners: list[LockListener] = []
+
+    def settings(parent: QWidget) -> QDialog:
+        return build_settings_dialog(
+            policy,
+            listener=listeners[0],
+            idle_lock_seconds=session.idle_lock_seconds,
+            guard=guard,
+            capture_applied=capture_applied[0],
+            parent=parent,
+        )
+
     window = MainWindow(
         api=client,
         session=session,
@@ -158,19 +174,21 @@ def build_app(
         copy=clipboard.copy,
         clear_clipboard=clipboard.clear_now,
         cache=record_cache,
+        settings_factory=settings,
         lock_on_minimise=policy.lock_on_minimise,
         lock_on_focus_loss=policy.lock_on_focus_loss,
         demo=demo,
     )
     listener = make_lock_listener(int(window.winId()))  # Windows needs the native window
+    listeners.append(listener)
     idle = effective_idle_lock_seconds(policy.idle_lock_seconds, listener, policy.lock_on_os_lock)
     session.tighten_idle_lock(idle)  # fail closed when the OS cannot report screen locks
     log.info("%s", describe_lock_detection(listener, idle))
     if policy.lock_on_os_lock:
         listener.subscribe(session.lock)
-    if policy.screen_capture_protection:
-        guard = make_capture_guard()
-        if guard.can_prevent() and not guard.set_prevent(int(window.winId()), True):
+    if policy.screen_capture_protection and guard.can_prevent():
+        capture_applied[0] = guard.set_prevent(int(window.winId()), True)
+        if not capture_applied[0]:
             log.warning("screen capture protection could not be turned on")
     activity = ActivityFilter(session.activity, parent=qapp)
     activity.install(qapp)

@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         clear_clipboard: Callable[[], object] = lambda: None,
         cache: RecordCache | None = None,
         lock_panel_factory: LockPanelFactory | None = None,
+        settings_factory: Callable[[QWidget], QDialog] | None = None,
         lock_on_minimise: bool = True,
         lock_on_focus_loss: bool = False,
         demo: bool = False,
@@ -193,6 +194,7 @@ class MainWindow(QMainWindow):
         self._clear_clipboard = clear_clipboard
         self._cache = cache
         self._lock_panel_factory: LockPanelFactory = lock_panel_factory or default_lock_panel
+        self._settings_factory = settings_factory
         self._lock_on_minimise = lock_on_minimise
         self._lock_on_focus_loss = lock_on_focus_loss
         self.state = WorkState()
@@ -299,6 +301,8 @@ class MainWindow(QMainWindow):
         work.lock_requested.connect(lambda: self.session.lock(LockReason.MANUAL))
         work.sign_out_requested.connect(lambda: self.session.sign_out(SignOutReason.USER))
         work.cancel_requested.connect(self._cancel)
+        work.settings_requested.connect(self._show_settings)
+        work.settings_button.setVisible(self._settings_factory is not None)
         work.form.search_requested.connect(self._search)
         work.results.open_requested.connect(self._ask_reason)
         work.record.back_requested.connect(self._back_to_results)
@@ -396,7 +400,13 @@ class MainWindow(QMainWindow):
                 self.session.server_expired()
             elif isinstance(exc, SignInFailed):
                 self.session.unlock_failed(attempt)
-                _call(self.lock_panel, "show_message", "That password is not right.")
+                left = self.session.unlock_tries_left
+                _call(
+                    self.lock_panel,
+                    "show_message",
+                    f"That password is not right. {left} "
+                    f"{'try' if left == 1 else 'tries'} left before you are signed out.",
+                )
             elif not isinstance(exc, Cancelled):
                 _call(self.lock_panel, "show_message", self._message(exc, "unlock"))
 
@@ -484,6 +494,14 @@ class MainWindow(QMainWindow):
         message = self._message(exc, "record")
         if message and self.work is not None:
             self.work.show_notice(message)
+
+    def _show_settings(self) -> None:
+        if self._settings_factory is None:
+            return
+        dialog = self._settings_factory(self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def _back_to_results(self) -> None:
         self.state.showing_record = False

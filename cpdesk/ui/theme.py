@@ -150,6 +150,8 @@ QFrame[role="card"] {{ background: {p.surface}; border: 1px solid {p.border};
     border-radius: 6px; }}
 QFrame[role="error-summary"] {{ background: {p.surface}; border: {f}px solid {p.error};
     border-radius: 4px; }}
+QFrame[role="error-summary"]:focus {{ border: {f}px solid {p.focus_ring};
+    background: {p.surface}; }}
 QFrame[role="shielded"] {{ background: {p.restricted}; border-radius: 6px; }}
 QFrame[role="shielded"] QLabel {{ color: {p.on_restricted}; }}
 QFrame[role="warning"] {{ background: {p.warning}; border-radius: 4px; }}

@@ -35,12 +35,14 @@ FORM_WIDTH = 420
 
 class WorkPage(QWidget):
     """Signals:
-    lock_requested, sign_out_requested, cancel_requested: the header and busy-bar buttons.
+    lock_requested, sign_out_requested, cancel_requested, settings_requested: the header and
+    busy-bar buttons.
     """
 
     lock_requested = Signal()
     sign_out_requested = Signal()
     cancel_requested = Signal()
+    settings_requested = Signal()
 
     def __init__(
         self,
@@ -57,12 +59,16 @@ class WorkPage(QWidget):
         self.lock_button = QPushButton("Lock (Ctrl+L)")
         self.lock_button.setObjectName("lock")
         self.lock_button.clicked.connect(self.lock_requested)
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setObjectName("settings")
+        self.settings_button.clicked.connect(self.settings_requested)
         self.sign_out_button = QPushButton("Sign out")
         self.sign_out_button.setObjectName("sign-out")
         self.sign_out_button.clicked.connect(self.sign_out_requested)
         bar = QHBoxLayout(header)
         bar.setContentsMargins(20, 8, 20, 8)
         bar.addWidget(title, 1)
+        bar.addWidget(self.settings_button)
         bar.addWidget(self.lock_button)
         bar.addWidget(self.sign_out_button)
         self.warning = QFrame()

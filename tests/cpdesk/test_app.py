@@ -73,3 +73,26 @@ def test_build_app_wires_everything(qapp, qtbot, tmp_path) -> None:
         assert app.session.idle_lock_seconds <= 60
     finally:
         app.shutdown()
+
+
+def test_settings_dialog_opens_from_the_header_and_closes_at_lock(qapp, qtbot, tmp_path) -> None:
+    from PySide6.QtWidgets import QDialog
+
+    from cpdesk.records import UserInfo
+    from cpdesk.session import LockReason
+
+    policy = load_policy(tmp_path, environ={})
+    app = build_app(policy, Connection("https://127.0.0.1:9"))
+    try:
+        qtbot.addWidget(app.window)
+        app.window.show()
+        app.session.sign_in(UserInfo("u", "User", "practitioner", "Org"))
+        work = app.window.work
+        assert work.settings_button.isVisibleTo(app.window)
+        work.settings_button.click()
+        dialogs = [d for d in app.window.findChildren(QDialog) if d.isVisible()]
+        assert [d.objectName() for d in dialogs] == ["settingsDialog"]
+        app.session.lock(LockReason.MANUAL)
+        assert not [d for d in app.window.findChildren(QDialog) if d.isVisible()]
+    finally:
+        app.shutdown()
