@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -55,11 +56,18 @@ from cpdesk.records import (
     UserInfo,
 )
 
-__all__ = ["MAX_REASON_TEXT", "IndexClient", "SignInResult", "make_http_session"]
+__all__ = [
+    "MAX_REASON_TEXT",
+    "MAX_RESPONSE_BYTES",
+    "IndexClient",
+    "SignInResult",
+    "make_http_session",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_REASON_TEXT = 500
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024  # a whole record is a few kB; more is not an answer
 _USER_AGENT = "cpdesk/0.1"
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # What a log line may hold: the records allowlist plus facts about the HTTP exchange.
@@ -96,6 +104,7 @@ def make_http_session() -> requests.Session:
     _silence_url_logging()
     session = requests.Session()
     session.trust_env = False
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # nothing kept
     session.headers["User-Agent"] = _USER_AGENT
     return session
 
@@ -339,15 +348,20 @@ class IndexClient:
                 timeout=self._timeouts,
                 verify=self._verify,
                 allow_redirects=False,
+                stream=True,
             )
+            try:
+                content = _read_capped(response)
+            finally:
+                response.close()
         except requests.RequestException as exc:
             error, cause = _map_transport_error(exc), _root_cause(exc)
+        except _TooLarge:
+            error, cause = MalformedResponse(), "_TooLarge"
         except (OSError, ValueError, LookupError, HTTPError) as exc:
             error, cause = ServerUnreachable(), type(exc).__name__
         else:
-            answer = _Answer(
-                response.status_code, _json_or_none(response.content), response.headers
-            )
+            answer = _Answer(response.status_code, _json_or_none(content), response.headers)
         elapsed_ms = int((time.monotonic() - started) * 1000)
         fields: dict[str, object] = {
             "operation": operation,
@@ -433,6 +447,21 @@ class IndexClient:
         else:
             error = MalformedResponse()  # 1xx/3xx: not an answer this version expects
         raise error
+
+
+class _TooLarge(Exception):
+    """The answer was longer than any answer of this API can be."""
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise _TooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _json_or_none(content: bytes) -> object:

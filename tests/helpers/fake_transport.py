@@ -85,6 +85,7 @@ def fhir_json(
         {"Content-Type": "application/fhir+json", **(headers or {})}
     )
     response.encoding = "utf-8"
+    response._content_consumed = True  # type: ignore[attr-defined]  # as if read, like requests does
     return response
 
 

@@ -216,3 +216,34 @@ def test_cancel_landing_while_a_connection_opens_is_not_lost(
         with pytest.raises(errors.Cancelled):
             client.sign_in("nurse.demo", "pw", "123456")
         assert bytes(server.received) == b""
+
+
+def test_an_endless_answer_is_cut_off_as_malformed(
+    http: requests.Session, certs: DemoCertificates
+) -> None:
+    from cpdesk.net.client import MAX_RESPONSE_BYTES
+
+    huge = b" " * (MAX_RESPONSE_BYTES + 1)
+    _, respond = _sign_in_then(http_response(200, huge))
+    with LoopbackServer(respond, certs=certs) as server:  # type: ignore[arg-type]
+        client = _client(http, server.base_url, certs)
+        client.sign_in("nurse.demo", "pw", "123456")
+        with pytest.raises(errors.MalformedResponse):
+            client.search(QUERY)
+        assert len(server.requests) == 2  # not retried
+
+
+def test_the_session_keeps_no_cookies(http: requests.Session, certs: DemoCertificates) -> None:
+    cookie = {"Set-Cookie": "track=1; Path=/"}
+
+    def respond(request: RawRequest) -> bytes:
+        if request.target == "/auth/session":
+            return http_response(201, samples.session_body(), headers=cookie)
+        return http_response(200, samples.searchset(), headers=cookie)
+
+    with LoopbackServer(respond, certs=certs) as server:
+        client = _client(http, server.base_url, certs)
+        client.sign_in("nurse.demo", "pw", "123456")
+        client.search(QUERY)
+        assert len(http.cookies) == 0
+        assert all("cookie" not in r.headers for r in server.requests)
