@@ -275,7 +275,12 @@ def create_app(services: Services) -> FastAPI:
         """The child's record as a collection Bundle; needs a reason for access."""
         info = authenticate(request)
         code = (reason or "").strip().lower()
-        text = unquote(reason_text or "", errors="strict").strip() if reason_text else ""
+        try:
+            text = unquote(reason_text or "", errors="strict").strip()
+        except UnicodeDecodeError:
+            raise RequestError(
+                400, "value", "INVALID_VALUE", "Percent-encode the reason text as UTF-8."
+            ) from None
         if code not in ACCESS_REASONS:
             raise RequestError(
                 400,

@@ -15,7 +15,7 @@ from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
-from sqlalchemy import Connection, Select, bindparam, select, union_all
+from sqlalchemy import BindParameter, Connection, Executable, Select, bindparam, select, union_all
 
 from cpindex.search.keys import birth_int, fold, phonetic, swapped_birth_int
 from cpindex.search.nicknames import name_variants
@@ -50,47 +50,78 @@ class Match:
     score: float
 
 
-def _by_dates(dates: list[int]) -> Select[Any]:
-    return select(*_COLUMNS).where(child_name.c.birth_int.in_(dates))
+_C = child_name.c
+_DATES: BindParameter[Any] = bindparam("dates", expanding=True)
+_GIVEN_KEYS: BindParameter[Any] = bindparam("gkeys", expanding=True)
+_RANGE = _C.birth_int.between(bindparam("lo"), bindparam("hi"))
+
+# Built once (building a statement costs as much as running it); each is one index probe.
+_PROBES: dict[str, Select[Any]] = {
+    "dates": select(*_COLUMNS).where(_C.birth_int.in_(_DATES)),
+    "date_family": select(*_COLUMNS).where(
+        _C.birth_int.in_(_DATES), _C.family_fold == bindparam("qf")
+    ),
+    "date_family_phon": select(*_COLUMNS).where(
+        _C.birth_int.in_(_DATES), _C.family_phon == bindparam("fp")
+    ),
+    "date_given_phon": select(*_COLUMNS).where(
+        _C.birth_int.in_(_DATES), _C.given_phon.in_(_GIVEN_KEYS)
+    ),
+    "range_family_given": select(*_COLUMNS).where(
+        _C.family_fold == bindparam("qf"), _C.given_fold == bindparam("qg"), _RANGE
+    ),
+    "range_family": select(*_COLUMNS).where(_C.family_fold == bindparam("qf"), _RANGE),
+    "range_family_phon": select(*_COLUMNS).where(_C.family_phon == bindparam("fp"), _RANGE),
+    "range_given_phon": select(*_COLUMNS).where(_C.given_phon.in_(_GIVEN_KEYS), _RANGE),
+}
+_STATEMENTS: dict[tuple[str, ...], Executable] = {}
 
 
-def _in_range(req: SearchRequest) -> Any:
-    assert req.birth_ge is not None and req.birth_le is not None
-    return child_name.c.birth_int.between(birth_int(req.birth_ge), birth_int(req.birth_le))
+def _statement(names: tuple[str, ...]) -> Executable:
+    found = _STATEMENTS.get(names)
+    if found is None:
+        parts = [_PROBES[n] for n in names]
+        found = parts[0] if len(parts) == 1 else union_all(*parts)
+        _STATEMENTS[names] = found
+    return found
+
+
+def _probe(conn: Connection, names: tuple[str, ...], values: dict[str, Any]) -> list[Any]:
+    return list(conn.execute(_statement(names), values).all()) if names else []
 
 
 def _candidates(conn: Connection, req: SearchRequest, dates: list[int]) -> list[Any]:
-    """Rows from the key lookups the request allows (union of a few index probes)."""
+    """Rows from the key lookups the request allows (a union of a few index probes)."""
     qf = fold(req.family) if req.family else ""
     qg = fold(req.given[0]) if req.given else ""
-    probes: list[Select[Any]] = []
+    values: dict[str, Any] = {"qf": qf, "qg": qg, "fp": phonetic(qf) if qf else ""}
+    if req.fuzzy and qg:
+        values["gkeys"] = sorted({phonetic(g) for g in {qg, *name_variants(qg)}})
+    names: list[str] = []
     if dates:
+        values["dates"] = dates
         if qf:
-            probes.append(_by_dates(dates).where(child_name.c.family_fold == qf))
+            names.append("date_family")
+        if req.fuzzy and qf:
+            names.append("date_family_phon")
+        if req.fuzzy and qg:
+            names.append("date_given_phon")
+        return _probe(conn, tuple(names), values)
+    assert req.birth_ge is not None and req.birth_le is not None
+    values["lo"], values["hi"] = birth_int(req.birth_ge), birth_int(req.birth_le)
+    if qf and qg and not req.fuzzy:
+        # Led by family and first given name: a common surname over a year is thousands of
+        # rows, the pair is a handful. A middle-name query falls through to family alone.
+        rows = _probe(conn, ("range_family_given",), values)
+        if rows:
+            return rows
+    if qf:
+        names.append("range_family")
         if req.fuzzy:
-            if qf:
-                probes.append(
-                    _by_dates(dates).where(child_name.c.family_phon == phonetic(req.family or ""))
-                )
-            if qg:
-                keys = sorted({phonetic(g) for g in {qg, *name_variants(qg)}})
-                probes.append(_by_dates(dates).where(child_name.c.given_phon.in_(keys)))
-    else:
-        in_range = _in_range(req)
-        if qf:
-            probes.append(select(*_COLUMNS).where(child_name.c.family_fold == qf, in_range))
-            if req.fuzzy:
-                fp = phonetic(req.family or "")
-                probes.append(select(*_COLUMNS).where(child_name.c.family_phon == fp, in_range))
-        elif qg:
-            probes.append(select(*_COLUMNS).where(in_range, child_name.c.given_fold == qg))
-            if req.fuzzy:
-                keys = sorted({phonetic(g) for g in {qg, *name_variants(qg)}})
-                probes.append(select(*_COLUMNS).where(in_range, child_name.c.given_phon.in_(keys)))
-    if not probes:
-        return []
-    statement = probes[0] if len(probes) == 1 else union_all(*probes)
-    return list(conn.execute(statement).all())
+            names.append("range_family_phon")
+    elif qg and req.fuzzy:
+        names.append("range_given_phon")
+    return _probe(conn, tuple(names), values)
 
 
 def _given_ok(req: SearchRequest, candidate_given: str, exact: bool) -> bool:
@@ -215,7 +246,7 @@ def search_children(conn: Connection, req: SearchRequest) -> list[Match]:
     if req.fuzzy:
         scores = _filter_children(conn, req, _fuzzy_scores(req, rows, exact_dates))
         if not scores and dates:
-            rows = list(conn.execute(_by_dates(dates)).all())
+            rows = _probe(conn, ("dates",), {"dates": dates})
             scores = _filter_children(conn, req, _fuzzy_scores(req, rows, exact_dates))
     else:
         scores = _filter_children(conn, req, _strict_scores(req, rows))

@@ -172,6 +172,12 @@ SEARCH_INDEXES = (
     # Date-of-birth ranges need an index led by a name key.
     Index("ix_child_name_family_dob", child_name.c.family_fold, child_name.c.birth_int),
     Index("ix_child_name_family_phon_dob", child_name.c.family_phon, child_name.c.birth_int),
+    Index(
+        "ix_child_name_family_given_dob",
+        child_name.c.family_fold,
+        child_name.c.given_fold,
+        child_name.c.birth_int,
+    ),
     Index("ix_child_name_child", child_name.c.child_pk),
 )
 
