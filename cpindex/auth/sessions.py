@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from cpindex.auth.passwords import verify_password, verify_totp
 from cpindex.clock import Clock
@@ -24,6 +24,30 @@ __all__ = ["SessionInfo", "SessionStore", "SessionUser", "hash_token"]
 # The idle expiry is rewritten only when it would move by this much, so a burst of calls
 # costs one write, not one each; the expiry reported is always the stored one.
 _TOUCH_STEP = dt.timedelta(seconds=10)
+
+
+# Built once: every authenticated request runs these.
+_BY_TOKEN = (
+    select(
+        user_session.c.id,
+        user_session.c.idle_expires_at,
+        user_session.c.absolute_expires_at,
+        user_session.c.revoked_at,
+        user_account.c.id,
+        user_account.c.username,
+        user_account.c.display_name,
+        user_account.c.role,
+        user_account.c.organisation,
+        user_account.c.disabled,
+    )
+    .join(user_account, user_account.c.id == user_session.c.user_id)
+    .where(user_session.c.token_hash == bindparam("token_hash"))
+)
+_SLIDE = (
+    update(user_session)
+    .where(user_session.c.id == bindparam("session_id"))
+    .values(idle_expires_at=bindparam("idle_expires_at"))
+)
 
 
 def hash_token(token: str) -> str:
@@ -128,22 +152,7 @@ class SessionStore:
             return None
         now = self._clock.now()
         with self._engine.begin() as conn:
-            row = conn.execute(
-                select(
-                    user_session.c.id,
-                    user_session.c.idle_expires_at,
-                    user_session.c.absolute_expires_at,
-                    user_session.c.revoked_at,
-                    user_account.c.id,
-                    user_account.c.username,
-                    user_account.c.display_name,
-                    user_account.c.role,
-                    user_account.c.organisation,
-                    user_account.c.disabled,
-                )
-                .join(user_account, user_account.c.id == user_session.c.user_id)
-                .where(user_session.c.token_hash == hash_token(token))
-            ).first()
+            row = conn.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
             if row is None or row[3] is not None or bool(row[9]):
                 return None
             idle_at, absolute_at = row[1], row[2]
@@ -152,11 +161,7 @@ class SessionStore:
             slid = min(now + self._idle, absolute_at)
             if touch and slid - idle_at >= _TOUCH_STEP:
                 idle_at = slid
-                conn.execute(
-                    update(user_session)
-                    .where(user_session.c.id == row[0])
-                    .values(idle_expires_at=idle_at)
-                )
+                conn.execute(_SLIDE, {"session_id": row[0], "idle_expires_at": idle_at})
         user = SessionUser(row[4], row[5], row[6], row[7], row[8])
         return SessionInfo(row[0], user, idle_at, absolute_at, self.idle_timeout_seconds)
 
