@@ -195,8 +195,8 @@ class IndexClient:
     def unlock(self, password: str) -> None:
         """Re-check the password of the signed-in user; SignInFailed if wrong.
 
-        A 401 here keeps the token: it means a wrong password as often as an ended
-        session, and the session state machine counts the failures.
+        A wrong password keeps the token (the session state machine counts the tries); a
+        401 that refuses the token itself (`WWW-Authenticate: Bearer`) is SessionExpired.
         """
         token = self._require_token()
         answer = self._call("POST", "/auth/unlock", "unlock", {"password": password}, token)
@@ -426,7 +426,10 @@ class IndexClient:
         diagnostics = outcome.diagnostics or None
         error: CpdeskError
         if status == 401:
-            if operation in ("sign_in", "unlock"):
+            # On unlock, a 401 naming the Bearer scheme is about the token (the session
+            # ended), one without it is a wrong password (docs/api.md).
+            token_refused = "WWW-Authenticate" in answer.headers
+            if operation == "sign_in" or (operation == "unlock" and not token_refused):
                 error = SignInFailed()
             else:
                 with self._lock:

@@ -206,6 +206,22 @@ def test_revoked_token_is_session_expired(
     assert not client.signed_in
 
 
+def test_unlock_on_a_revoked_session_is_session_expired(
+    index_server: RunningIndex, http: requests.Session
+) -> None:
+    client = _signed_in(index_server, http)
+    revoke = requests.delete(
+        f"{index_server.base_url}/auth/session",
+        headers={"Authorization": f"Bearer {client._token}"},
+        verify=index_server.verify,
+        timeout=30,
+    )
+    assert revoke.status_code == 204
+    with pytest.raises(errors.SessionExpired):
+        client.unlock(DEMO_PASSWORD)
+    assert not client.signed_in
+
+
 def test_sign_out_revokes_the_token(index_server: RunningIndex, http: requests.Session) -> None:
     client = _signed_in(index_server, http)
     token = client._token

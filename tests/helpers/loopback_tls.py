@@ -87,6 +87,7 @@ class LoopbackServer:
         self.stop()
 
     def stop(self) -> None:
+        """Stop accepting, wake every connection thread, and wait for each to close."""
         self._stop.set()
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
@@ -96,10 +97,15 @@ class LoopbackServer:
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
         self._acceptor.join(5)
         for thread in list(self._threads):
             thread.join(5)
+
+    def _track(self, conn: socket.socket) -> bool:
+        """Remember `conn` so stop() can wake it; False if stop() has already begun."""
+        with self._lock:
+            self._conns.append(conn)
+        return not self._stop.is_set()
 
     def _accept_loop(self) -> None:
         while not self._stop.is_set():
@@ -107,25 +113,32 @@ class LoopbackServer:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
-            with self._lock:
-                self._conns.append(conn)
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
 
     def _serve(self, raw: socket.socket) -> None:
-        self.connected.set()
-        if self.stall_handshake:
-            self._stop.wait()
-            return
         conn: socket.socket = raw
-        if self._context is not None:
-            try:
-                conn = self._context.wrap_socket(raw, server_side=True)
-            except (OSError, ssl.SSLError):
-                return  # the client refused our certificate
-            with self._lock:
-                self._conns.append(conn)
+        try:
+            if not self._track(raw):
+                return
+            self.connected.set()
+            if self.stall_handshake:
+                self._stop.wait()
+                return
+            if self._context is not None:
+                try:
+                    conn = self._context.wrap_socket(raw, server_side=True)
+                except (OSError, ssl.SSLError):
+                    return  # the client refused our certificate
+                if not self._track(conn):
+                    return
+            self._converse(conn)
+        finally:
+            conn.close()
+            raw.close()
+
+    def _converse(self, conn: socket.socket) -> None:
         buffer = b""
         while not self._stop.is_set():
             try:

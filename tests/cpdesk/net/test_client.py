@@ -430,3 +430,11 @@ def test_retry_is_dropped_when_someone_signed_in_again_meanwhile(signed_in: Fake
         signed_in.client.search(QUERY)
     assert [s.request.method for s in signed_in.transport.sent] == ["GET", "POST"]
     assert signed_in.client.signed_in
+
+
+def test_unlock_on_an_ended_session_is_session_expired(signed_in: Faked) -> None:
+    ended = outcome("login", "ACCESS_DENIED", "Sign in again: the session has ended.")
+    signed_in.queue(fhir_json(401, ended, headers={"WWW-Authenticate": "Bearer"}))
+    with pytest.raises(errors.SessionExpired):
+        signed_in.client.unlock("pw")
+    assert not signed_in.client.signed_in
