@@ -72,8 +72,14 @@ _USER_AGENT = "cpdesk/0.1"
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # What a log line may hold: the records allowlist plus facts about the HTTP exchange.
 _LOG_FIELDS = LOGGABLE_FIELDS | {"status", "operation", "attempt", "cause"}
-# urllib3 logs full URLs (a search's names and date of birth) at DEBUG: never let it.
-_NOISY_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection")
+# urllib3 logs full URLs (a search's names and date of birth): never let it.
+_NOISY_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.util.retry",
+    "urllib3.connection",
+    "urllib3.response",
+    "urllib3.poolmanager",
+)
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,11 @@ class SignInResult:
 
 
 class _DropUrlLogs(logging.Filter):
+    """urllib3 puts URLs (names, dates of birth) in debug lines and in several warnings'
+    arguments; our own line per request already says what failed, so drop them all."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING and "://" not in str(record.msg)
+        return False
 
 
 _URL_FILTER = _DropUrlLogs()
