@@ -24,8 +24,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 from urllib3 import HTTPSConnectionPool, PoolManager
@@ -51,6 +49,10 @@ class PinMismatch(Urllib3SSLError):
 
 def spki_pin_of_der(der: bytes) -> str:
     """The base64 SHA-256 of the SubjectPublicKeyInfo of a DER certificate."""
+    # Imported here: cryptography costs ~20 ms at start-up and only pinned connections need it.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     cert = x509.load_der_x509_certificate(der)
     spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
