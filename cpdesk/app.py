@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from cpdesk import __version__
 from cpdesk.cache import NullCache, RecordCache
 from cpdesk.clock import Clock, SystemClock
 from cpdesk.errors import PolicyError, UserFacingError
-from cpdesk.net import IndexClient, make_http_session
 from cpdesk.platform import (
     LockListener,
     describe_lock_detection,
@@ -41,15 +43,20 @@ from cpdesk.platform import (
     make_lock_listener,
 )
 from cpdesk.policy import Policy, load_policy
+from cpdesk.records import AccessReason, ChildRecord, SearchQuery, SearchResult
 from cpdesk.session import Session, SignOutReason
 from cpdesk.ui.activity import ActivityFilter
 from cpdesk.ui.clipboard import SensitiveClipboard
 from cpdesk.ui.main_window import MainWindow
-from cpdesk.ui.settings_dialog import build_settings_dialog
 from cpdesk.ui.theme import apply_theme
 from cpdesk.ui.workers import GuiThreadGarbageCollector, TaskRunner
 
-__all__ = ["App", "Connection", "build_app", "harden_process", "run"]
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from cpdesk.net import IndexClient, SignInResult
+
+__all__ = ["App", "Connection", "LazyClient", "build_app", "harden_process", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,69 @@ class Connection:
     def from_policy(cls, policy: Policy) -> Connection:
         return cls(policy.server_url, policy.ca_bundle, tuple(policy.spki_pins))
 
+    def check(self) -> None:
+        """Refuse a plain-http or host-less address before anything starts."""
+        parts = urlsplit(self.server_url)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            raise PolicyError("server_url", "it must be an https:// address")
+
+
+class LazyClient:
+    """The `IndexClient`, built on first use instead of at start-up.
+
+    Its imports (requests, urllib3, TLS and certificate code) cost about as much as Qt
+    itself, so the sign-in window is painted first and the client is built right after
+    on the one-thread auth worker, which also runs the sign-in: it is always ready first.
+    Thread-safe; every method blocks like IndexClient's (call them off the GUI thread).
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._client: IndexClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def real(self) -> IndexClient:
+        with self._lock:
+            if self._client is None:
+                from cpdesk.net import IndexClient, make_http_session
+
+                c = self._connection
+                self._client = IndexClient(
+                    make_http_session(),
+                    c.server_url,
+                    ca_bundle=c.ca_bundle or None,
+                    spki_pins=c.spki_pins,
+                )
+            return self._client
+
+    def warm_up(self) -> None:
+        _ = self.real
+
+    def sign_in(self, username: str, password: str, otp: str) -> SignInResult:
+        return self.real.sign_in(username, password, otp)
+
+    def unlock(self, password: str) -> None:
+        self.real.unlock(password)
+
+    def sign_out(self) -> None:
+        if self._client is not None:
+            self._client.sign_out()
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        return self.real.search(query)
+
+    def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord:
+        return self.real.record(index_id, reason, reason_text)
+
+    def cancel_all(self) -> None:
+        if self._client is not None:
+            self._client.cancel_all()
+
+    @property
+    def absolute_expires_at(self) -> dt.datetime | None:
+        return None if self._client is None else self._client.absolute_expires_at
+
 
 @dataclass
 class App:
@@ -74,7 +144,7 @@ class App:
     qapp: QApplication
     window: MainWindow
     session: Session
-    client: IndexClient
+    client: LazyClient
     runner: TaskRunner
     auth_runner: TaskRunner
     clipboard: SensitiveClipboard
@@ -130,13 +200,8 @@ def build_app(
     collector = GuiThreadGarbageCollector(parent=qapp)
     collector.start()
     clock = clock or SystemClock()
-    http = make_http_session()
-    client = IndexClient(
-        http,
-        connection.server_url,
-        ca_bundle=connection.ca_bundle or None,
-        spki_pins=connection.spki_pins,
-    )
+    connection.check()
+    client = LazyClient(connection)
     record_cache: RecordCache = cache or NullCache()
     session = Session(
         clock,
@@ -155,6 +220,8 @@ def build_app(
     listeners: list[LockListener] = []
 
     def settings(parent: QWidget) -> QDialog:
+        from cpdesk.ui.settings_dialog import build_settings_dialog
+
         return build_settings_dialog(
             policy,
             listener=listeners[0],
@@ -193,6 +260,10 @@ def build_app(
     activity = ActivityFilter(session.activity, parent=qapp)
     activity.install(qapp)
     qapp.aboutToQuit.connect(listener.close)
+    # After the first paint (the event loop's first turn), not before it.
+    QTimer.singleShot(
+        0, lambda: auth_runner.submit("start-up", client.warm_up, _ignore, _warm_up_failed)
+    )
     return App(
         qapp,
         window,
@@ -205,6 +276,15 @@ def build_app(
         activity,
         record_cache,
     )
+
+
+def _ignore(_: object) -> None:
+    """The warm-up's result is the client itself, kept by LazyClient."""
+
+
+def _warm_up_failed(exc: BaseException) -> None:
+    # A bad pin or CA file: the same error comes back, with its message, at sign-in.
+    log.warning("index client could not be built (%s)", type(exc).__name__)
 
 
 def run(*, demo: bool = False, policy_root: Path | None = None) -> int:

@@ -130,6 +130,7 @@ class WorkState:
 
 def default_lock_panel(user: UserInfo, locked_at: dt.datetime | None) -> QWidget:
     """The privacy screen's panel (ui/lockscreen.py), filled for this lock."""
+
     panel = LockScreen(APP_TITLE)
     panel.show_locked(user, locked_at)
     return panel
@@ -296,6 +297,8 @@ class MainWindow(QMainWindow):
         return self.clock.wall().astimezone().date()
 
     def _build_work(self) -> None:
+        from cpdesk.ui.work_page import WorkPage
+
         self._destroy_work()
         work = WorkPage(self._copy, self._today)
         work.lock_requested.connect(lambda: self.session.lock(LockReason.MANUAL))
@@ -451,6 +454,7 @@ class MainWindow(QMainWindow):
             self.work.results.show_error(message)
 
     def _ask_reason(self, child: ChildSummary) -> None:
+
         dialog = ReasonDialog(self.state.last_reason, self)
         dialog.reason_chosen.connect(
             lambda reason, text: self._open_record(child.index_id, reason, text)

@@ -127,7 +127,7 @@ def test_expired_token_returns_to_sign_in_with_no_data_left(qtbot, make_app, ind
     search(qtbot, app, "Olivia", "Smithfield", OLIVIA.birth_date)
     open_child(qtbot, app, OLIVIA.index_id, AccessReason.EMERGENCY_CARE)
     # the server ends the session behind the client's back
-    token = app.client._token
+    token = app.client.real._token
     requests.delete(
         f"{index_server.base_url}/auth/session",
         headers={"Authorization": f"Bearer {token}"},
