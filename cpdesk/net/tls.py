@@ -85,6 +85,27 @@ class CancelledConnection(OSError):
     """A connection made for a call that was cancelled while it connected."""
 
 
+def _verified_chain(sock: ssl.SSLSocket) -> list[bytes]:
+    """DER of the leaf, then (where Python exposes it) the rest of the verified chain.
+
+    A pin may name the server's own key or a CA key above it (a backup pin that survives
+    a new server certificate). Only the chain OpenSSL verified counts, never extra
+    certificates a server merely sent. Python 3.13 has a public method; 3.11 and 3.12
+    have the same one on the private SSL object; without either, only the leaf is used.
+    """
+    leaf = sock.getpeercert(binary_form=True)
+    ders = [leaf] if leaf else []
+    with contextlib.suppress(Exception):  # a private API: any surprise means leaf only
+        public = getattr(sock, "get_verified_chain", None)
+        if public is not None:
+            return ders + [bytes(c) for c in public()[1:]]
+        private = getattr(getattr(sock, "_sslobj", None), "get_verified_chain", None)
+        if private is not None:
+            der_format = getattr(ssl, "_ssl").ENCODING_DER  # noqa: B009
+            return ders + [bytes(c.public_bytes(der_format)) for c in private()[1:]]
+    return ders
+
+
 class _Registry:
     """The live connections of one adapter, so another thread can abort them."""
 
@@ -137,8 +158,8 @@ class _PinnedConnection(HTTPSConnection):
         if not self.pins:
             return
         sock = self.sock
-        der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
-        if not der or spki_pin_of_der(der) not in self.pins:
+        ders = _verified_chain(sock) if isinstance(sock, ssl.SSLSocket) else []
+        if not any(spki_pin_of_der(der) in self.pins for der in ders):
             self.close()
             raise PinMismatch("the server's key does not match the pinned key")
 

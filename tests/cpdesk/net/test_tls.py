@@ -178,3 +178,31 @@ def test_log_names_the_cause_class_only(
     assert any("cause=PinMismatch" in line for line in lines)
     assert any("cause=SSLCertVerificationError" in line for line in lines)
     assert all(PASSWORD not in line and "127.0.0.1" not in line for line in lines)
+
+
+def _ca_pin(certs: DemoCertificates) -> str:
+    from cryptography import x509
+
+    from cpdesk.demo_certs import spki_sha256
+
+    return spki_sha256(x509.load_pem_x509_certificate(certs.ca_cert.read_bytes()))
+
+
+def test_a_pin_may_name_the_ca_key_of_the_verified_chain(
+    server: LoopbackServer, certs: DemoCertificates, http: requests.Session
+) -> None:
+    client = IndexClient(
+        http, server.base_url, ca_bundle=str(certs.ca_cert), spki_pins=[_ca_pin(certs)]
+    )
+    client.sign_in("nurse.demo", PASSWORD, "123456")
+
+
+def test_a_ca_pin_of_another_ca_still_refuses(
+    server: LoopbackServer, certs: DemoCertificates, other: DemoCertificates, http: requests.Session
+) -> None:
+    client = IndexClient(
+        http, server.base_url, ca_bundle=str(certs.ca_cert), spki_pins=[_ca_pin(other)]
+    )
+    with pytest.raises(errors.CertificateError):
+        client.sign_in("nurse.demo", PASSWORD, "123456")
+    assert bytes(server.received) == b""
