@@ -3,9 +3,10 @@
 `PinnedAdapter` is mounted on the index's origin. It ignores whatever `verify=` a caller
 passes (there is no way to turn verification off) and trusts either one CA bundle or the
 system store (OpenSSL's defaults, which the OS's own SSL_CERT_FILE/SSL_CERT_DIR steer),
-never certifi and never `REQUESTS_CA_BUNDLE`. Each new connection checks the
-server key's SPKI SHA-256 against the pins right after the handshake, inside `connect()`,
-so a mismatch closes the socket before a single request byte (a password) is written.
+never certifi and never `REQUESTS_CA_BUNDLE`. Each new connection checks the SPKI
+SHA-256 of the server's key (or of a CA key above it in the verified chain) against the
+pins right after the handshake, inside `connect()`, so a mismatch closes the socket
+before a single request byte (a password) is written.
 
 Every connection keeps a duplicate of its socket's file descriptor so that `abort_all()`,
 called from any thread, can `shutdown()` it: a call blocked in the handshake or in a read
