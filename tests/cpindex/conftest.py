@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from cpindex.api import Services, create_app
 from cpindex.clock import ManualClock
@@ -24,11 +24,28 @@ with warnings.catch_warnings():
 SMALL_CHILDREN = 3000
 
 
+def _fresh_postgres(url: str) -> Engine:
+    """An emptied PostgreSQL database (CPINDEX_TEST_POSTGRES_URL points at a throwaway one)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
 @pytest.fixture(scope="session")
 def seeded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path: Path = tmp_path_factory.mktemp("cpindex") / "small.db"
-    seed_database(make_engine(f"sqlite:///{path}", bulk_load=True), children=SMALL_CHILDREN, seed=1)
-    engine = make_engine(f"sqlite:///{path}")
+    """The rule tests' store: SQLite, or PostgreSQL when CPINDEX_TEST_POSTGRES_URL is set."""
+    postgres = os.environ.get("CPINDEX_TEST_POSTGRES_URL")
+    if postgres:
+        loader = _fresh_postgres(postgres)
+        url = postgres
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('cpindex') / 'small.db'}"
+        loader = make_engine(url, bulk_load=True)
+    seed_database(loader, children=SMALL_CHILDREN, seed=1)
+    loader.dispose()
+    engine = make_engine(url)
     yield engine
     engine.dispose()
 
