@@ -7,8 +7,11 @@ lines would carry search parameters, which are child data.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyotp
@@ -30,6 +33,27 @@ def demo_code_lines(at: float | None = None) -> list[str]:
         code = pyotp.TOTP(account.totp_secret).at(int(moment))
         lines.append(f"Demo sign-in: {account.username} / {account.password} / code {code}")
     return lines
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, but a graceful SIGTERM ends with exit status 0.
+
+    uvicorn re-raises a caught SIGTERM after shutting down, so the process dies "killed by
+    signal" (-15); service managers and `cpdesk demo` read that as a crash.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _announce(server: uvicorn.Server, url: str, demo_codes: bool) -> None:
@@ -75,7 +99,7 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     scheme = "https" if tls_cert else "http"
     announcer = threading.Thread(
         target=_announce, args=(server, f"{scheme}://{host}:{port}", demo_codes), daemon=True

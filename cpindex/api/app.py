@@ -96,6 +96,22 @@ def _denied(message: str = "Sign in again: the session has ended.") -> RequestEr
 _SIGN_IN_FAILED = "The username, password or code is not right."
 
 
+def _json_body(required: dict[str, str]) -> dict[str, Any]:
+    """OpenAPI for a JSON body the handler parses itself (to answer with OperationOutcomes)."""
+    schema = {
+        "type": "object",
+        "required": list(required),
+        "properties": {k: {"type": "string", "description": v} for k, v in required.items()},
+    }
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_SIGN_IN_OPENAPI = _json_body(
+    {"username": "user name", "password": "password", "otp": "6-digit TOTP code"}
+)
+_UNLOCK_OPENAPI = _json_body({"password": "the signed-in user's password"})
+
+
 def create_app(services: Services) -> FastAPI:
     """The FastAPI application over `services` (no globals: tests build their own)."""
     app = FastAPI(
@@ -190,7 +206,7 @@ def create_app(services: Services) -> FastAPI:
             raise RequestError(400, "value", "INVALID_VALUE", f"'{name}' is too long.")
         return value
 
-    @app.post("/auth/session", status_code=201, tags=["auth"])
+    @app.post("/auth/session", status_code=201, tags=["auth"], openapi_extra=_SIGN_IN_OPENAPI)
     async def sign_in(request: Request) -> Response:
         """Username, password and TOTP code -> an opaque bearer token."""
         body = await json_body(request)
@@ -217,7 +233,7 @@ def create_app(services: Services) -> FastAPI:
         """The current session (slides the idle expiry like any call)."""
         return fhir_response(_session_body(authenticate(request)))
 
-    @app.post("/auth/unlock", tags=["auth"])
+    @app.post("/auth/unlock", tags=["auth"], openapi_extra=_UNLOCK_OPENAPI)
     async def unlock(request: Request) -> Response:
         """Re-check the password for a locked client without a new session."""
         info = await run_in_threadpool(authenticate, request)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import requests
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from cpindex.seed.demo import FIXED_CHILDREN, fixed_child
-from tests.helpers.index_server import RunningIndex, sign_in_token
+from tests.helpers.index_server import RunningIndex, sign_in_token, start_index
 
 
 def _get(index: RunningIndex, path: str, token: str, **kw: object) -> requests.Response:
@@ -113,3 +116,17 @@ def test_revoked_token_is_refused_over_real_http(index_server: RunningIndex) -> 
     assert r.status_code == 401
     body = OperationOutcome.model_validate(r.json())
     assert body.issue[0].code == "login"
+
+
+def test_plain_http_start_and_clean_sigterm(index_server: RunningIndex, tmp_path: Path) -> None:
+    with start_index(tmp_path, tls=False, db_url=index_server.db_url) as index:
+        assert index.base_url.startswith("http://127.0.0.1:")
+        assert any(line == f"cpindex ready on {index.base_url}" for line in index.output)
+        codes = [line for line in index.output if line.startswith("Demo sign-in: ")]
+        assert len(codes) == 4 and all(
+            re.fullmatch(r"Demo sign-in: \S+ / demo-pass-2026 / code \d{6}", c) for c in codes
+        )
+        r = requests.get(f"{index.base_url}/metadata", timeout=30)
+        assert r.status_code == 200
+        index.stop()
+        assert index.process.returncode == 0

@@ -119,6 +119,8 @@ def test_metadata_and_openapi(api: Api) -> None:
         "/auth/session",
         "/auth/unlock",
     } <= set(spec["paths"])
+    body = spec["paths"]["/auth/session"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["required"] == ["username", "password", "otp"]
     names = {p["name"] for p in spec["paths"]["/Patient"]["get"]["parameters"]}
     assert {
         "family",
