@@ -5,7 +5,11 @@ carers, the practitioners working with the child (the lead professional first, w
 badge), the school and the GP practice. Every phone number and email has a one-click Copy
 button that goes through the injected `copy` function (the clipboard module that tags and
 clears copies). A shielded child shows only a banner with the index team's contact.
-The content is rebuilt for each record and destroyed by `clear()`.
+
+The widgets are built once and refilled for each record (cards are pooled), because
+building and styling some hundred widgets per record cost most of the 60 ms budget from
+"reason confirmed" to "record on screen". `clear()` empties every text and hides every
+card; at lock the main window destroys the whole view as well.
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ __all__ = ["RecordView"]
 DEFAULT_INDEX_TEAM = "Contact the national index team."
 
 
-def _label(text: str, role: str = "", *, select: bool = True) -> QLabel:
+def _label(text: str = "", role: str = "", *, select: bool = True, wrap: bool = True) -> QLabel:
     label = QLabel(text)
-    label.setWordWrap(True)
+    label.setWordWrap(wrap)
     if role:
         set_role(label, role)
     if select:
@@ -46,13 +50,143 @@ def _label(text: str, role: str = "", *, select: bool = True) -> QLabel:
     return label
 
 
-def _card() -> tuple[QFrame, QVBoxLayout]:
+def _card(name: str) -> tuple[QFrame, QVBoxLayout]:
     frame = QFrame()
+    frame.setObjectName(name)
     set_role(frame, "card")
     layout = QVBoxLayout(frame)
     layout.setContentsMargins(18, 14, 18, 14)
     layout.setSpacing(6)
     return frame, layout
+
+
+class _ContactRow(QWidget):
+    """'Phone  0113 496 0000  [Copy]': hidden when there is no value."""
+
+    def __init__(self, kind: str, copy: Callable[[str, str], None]) -> None:
+        super().__init__()
+        self.kind = kind
+        self._value = ""
+        caption = _label("Phone" if kind == "phone number" else "Email", "fact-label")
+        caption.setMinimumWidth(caption.fontMetrics().horizontalAdvance("Email") + 12)
+        self.text = _label("", "contact", wrap=False)
+        self.button = QPushButton("Copy")
+        set_role(self.button, "copy")
+        self.button.setToolTip(f"Copy {kind}")
+        self.button.clicked.connect(lambda: copy(self._value, self.kind))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(10)
+        row.addWidget(caption)
+        row.addWidget(self.text)
+        row.addWidget(self.button)  # next to its value: no eye travel across the card
+        row.addStretch(1)
+
+    def fill(self, value: str, whose: str) -> None:
+        self._value = value
+        self.text.setText(value)
+        self.text.setAccessibleName(f"{self.kind.capitalize()} of {whose}")
+        self.button.setAccessibleName(f"Copy {self.kind} of {whose}")
+        self.setVisible(bool(value))
+
+    def clear(self) -> None:
+        self._value = ""
+        self.text.clear()
+        self.hide()
+
+
+class _ContactCard(QFrame):
+    """A person or organisation: title, badge, lines of text, phone and email."""
+
+    def __init__(
+        self, name: str, copy: Callable[[str, str], None], lines: int, badge: str = ""
+    ) -> None:
+        super().__init__()
+        frame, layout = self, QVBoxLayout(self)
+        frame.setObjectName(name)
+        set_role(frame, "card")
+        layout.setContentsMargins(18, 14, 18, 14)
+        layout.setSpacing(6)
+        top = QHBoxLayout()
+        self.title = _label("", "h2")
+        top.addWidget(self.title, 1)
+        self.badge: QLabel | None = None
+        if badge:
+            self.badge = _label(badge, "badge-lead", select=False, wrap=False)
+            self.badge.setObjectName("lead-badge")
+            top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(top)
+        self.lines = [_label() for _ in range(lines)]
+        for line in self.lines:
+            layout.addWidget(line)
+        self.phone = _ContactRow("phone number", copy)
+        self.email = _ContactRow("email address", copy)
+        layout.addWidget(self.phone)
+        layout.addWidget(self.email)
+        self.footer = _label("", "hint")
+        layout.addWidget(self.footer)
+
+    def fill(
+        self,
+        title: str,
+        lines: list[tuple[str, str]],
+        contact: Contact,
+        whose: str,
+        *,
+        badge: bool = False,
+        footer: str = "",
+    ) -> None:
+        self.title.setText(title)
+        if self.badge is not None:
+            self.badge.setVisible(badge)
+        for label, (text, role) in zip(self.lines, [*lines, *[("", "")] * 4], strict=False):
+            label.setText(text)
+            label.setVisible(bool(text))
+            if text and label.property("role") != role:
+                set_role(label, role)
+        self.phone.fill(contact.phone, whose)
+        self.email.fill(contact.email, whose)
+        self.footer.setText(footer)
+        self.footer.setVisible(bool(footer))
+        self.show()
+
+    def clear(self) -> None:
+        self.title.clear()
+        for label in self.lines:
+            label.clear()
+        self.phone.clear()
+        self.email.clear()
+        self.footer.clear()
+        self.hide()
+
+
+class _Pool:
+    """Cards of one kind in a column: grows when a record needs more, never shrinks."""
+
+    def __init__(self, make: Callable[[], _ContactCard], empty_text: str) -> None:
+        self.holder = QWidget()
+        self.layout = QVBoxLayout(self.holder)
+        self.layout.setContentsMargins(0, 0, 0, 0)
+        self.layout.setSpacing(10)
+        self.empty = _label(empty_text)
+        self.layout.addWidget(self.empty)
+        self._make = make
+        self.cards: list[_ContactCard] = []
+
+    def take(self, count: int) -> list[_ContactCard]:
+        while len(self.cards) < count:
+            card = self._make()
+            self.cards.append(card)
+            self.layout.addWidget(card)
+        for card in self.cards[count:]:
+            card.clear()
+        self.empty.setVisible(count == 0)
+        return self.cards[:count]
+
+    def clear(self) -> None:
+        for card in self.cards:
+            card.clear()
+        self.empty.hide()
 
 
 class RecordView(QWidget):
@@ -92,213 +226,206 @@ class RecordView(QWidget):
         self.scroller.setWidgetResizable(True)
         self.scroller.setFrameShape(QFrame.Shape.NoFrame)
         self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self._content: QWidget | None = None
+        self.scroller.setWidget(self._build_content())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 12, 20, 12)
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addWidget(self.scroller, 1)
-
-    # -- public ---------------------------------------------------------------------
-
-    def show_record(self, record: ChildRecord, cached_at: dt.datetime | None = None) -> None:
-        """Draw a record (replacing any other)."""
         self.clear()
+
+    # -- building (once) ----------------------------------------------------------------
+
+    def _build_content(self) -> QWidget:
         content = QWidget()
         content.setObjectName("page")
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 8, 0)
         layout.setSpacing(14)
-        if cached_at is not None:
-            layout.addWidget(self._cached_banner(cached_at))
-        if record.shielded:
-            layout.addWidget(self._shielded_banner(record))
-        else:
-            layout.addWidget(self._header(record))
-            layout.addWidget(_label("Parents and carers", "h2"))
-            layout.addWidget(self._carers(record))
-            layout.addWidget(_label("Practitioners working with this child", "h2"))
-            layout.addWidget(self._involvements(record))
-            layout.addWidget(_label("School and GP practice", "h2"))
-            places = QHBoxLayout()
-            places.setSpacing(14)
-            places.addWidget(self._organisation("School", record.school), 1)
-            places.addWidget(self._organisation("GP practice", record.gp), 1)
-            layout.addLayout(places)
+        self.cached = QFrame()
+        set_role(self.cached, "warning")
+        self.cached_text = _label("", select=False)
+        QHBoxLayout(self.cached).addWidget(self.cached_text)
+        layout.addWidget(self.cached)
+        self.banner = QFrame()
+        self.banner.setObjectName("shielded-banner")
+        set_role(self.banner, "shielded")
+        self.banner.setAccessibleName("Restricted record")
+        banner = QVBoxLayout(self.banner)
+        banner.setContentsMargins(28, 24, 28, 24)
+        banner.setSpacing(10)
+        self.banner_title = _label("", "h1")
+        self.banner_text = _label("")
+        self.banner_contact = _label("", "h2")
+        for widget in (self.banner_title, self.banner_text, self.banner_contact):
+            banner.addWidget(widget)
+        layout.addWidget(self.banner)
+        self.details = QWidget()
+        details = QVBoxLayout(self.details)
+        details.setContentsMargins(0, 0, 0, 0)
+        details.setSpacing(14)
+        details.addWidget(self._build_header())
+        details.addWidget(_label("Parents and carers", "h2", select=False))
+        self.carers = _Pool(
+            lambda: _ContactCard("carer", self._do_copy, 1), "No parents or carers recorded."
+        )
+        details.addWidget(self.carers.holder)
+        details.addWidget(_label("Practitioners working with this child", "h2", select=False))
+        self.involvements = _Pool(
+            lambda: _ContactCard("involvement", self._do_copy, 2, badge="Lead professional"),
+            "No practitioners recorded.",
+        )
+        details.addWidget(self.involvements.holder)
+        details.addWidget(_label("School and GP practice", "h2", select=False))
+        places = QHBoxLayout()
+        places.setSpacing(14)
+        self.school = _ContactCard("school", self._do_copy, 1)
+        self.gp = _ContactCard("gp-practice", self._do_copy, 1)
+        places.addWidget(self.school, 1)
+        places.addWidget(self.gp, 1)
+        details.addLayout(places)
+        layout.addWidget(self.details)
         layout.addStretch(1)
-        self._content = content
-        self.scroller.setWidget(content)
-        self.scroller.verticalScrollBar().setValue(0)
-        self.back.setFocus()
+        return content
 
-    def clear(self) -> None:
-        """Destroy every widget that shows child data."""
-        self.note.clear()
-        self.note.hide()
-        old = self.scroller.takeWidget()
-        if old is not None:
-            for label in old.findChildren(QLabel):
-                label.clear()
-            old.hide()
-            old.deleteLater()
-        self._content = None
-
-    # -- parts ----------------------------------------------------------------------
-
-    def _cached_banner(self, cached_at: dt.datetime) -> QFrame:
-        frame = QFrame()
-        set_role(frame, "warning")
-        row = QHBoxLayout(frame)
-        local = cached_at.astimezone()
-        row.addWidget(_label(f"Saved copy from {local:%H:%M}: it may be out of date.", ""))
-        return frame
-
-    def _shielded_banner(self, record: ChildRecord) -> QFrame:
-        frame = QFrame()
-        frame.setObjectName("shielded-banner")
-        set_role(frame, "shielded")
-        frame.setAccessibleName("Restricted record")
-        layout = QVBoxLayout(frame)
-        layout.setContentsMargins(28, 24, 28, 24)
-        layout.setSpacing(10)
-        layout.addWidget(_label("Restricted record", "h1"))
-        layout.addWidget(
-            _label(
-                "This child's details are shielded for their safety. The index does not "
-                "show them to anyone. To reach the people working with this child, "
-                "contact the index team:"
-            )
-        )
-        contact = record.index_team_contact or DEFAULT_INDEX_TEAM
-        layout.addWidget(_label(contact, "h2"))
-        return frame
-
-    def _header(self, record: ChildRecord) -> QFrame:
-        child = record.summary
-        frame, layout = _card()
-        frame.setObjectName("record-header")
+    def _build_header(self) -> QFrame:
+        frame, layout = _card("record-header")
         title = QHBoxLayout()
-        name = _label(child.display_name, "h1")
-        name.setObjectName("child-name")
-        title.addWidget(name, 1)
-        if record.caf:
-            caf = _label("CAF assessment in place", "badge-caf", select=False)
-            caf.setWordWrap(False)
-            caf.setObjectName("caf-badge")
-            caf.setToolTip("A Common Assessment Framework assessment exists for this child")
-            title.addWidget(caf, 0, Qt.AlignmentFlag.AlignTop)
+        self.name = _label("", "h1")
+        self.name.setObjectName("child-name")
+        title.addWidget(self.name, 1)
+        self.caf = _label("CAF assessment in place", "badge-caf", select=False, wrap=False)
+        self.caf.setObjectName("caf-badge")
+        self.caf.setToolTip("A Common Assessment Framework assessment exists for this child")
+        title.addWidget(self.caf, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(title)
-        born = ""
-        if child.birthdate:
-            age = age_on(child.birthdate, self._today())
-            born = f"{format_date(child.birthdate, long=True)} ({age} years)"
-        facts = (
-            ("Date of birth", born),
-            ("Gender", child.gender.capitalize()),
-            ("NHS number", nhs_3_3_4(child.nhs_number)),
-            ("Address", ", ".join(record.address)),
-        )
         grid = QGridLayout()
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(4)
-        for row, (what, value) in enumerate(facts):
-            grid.addWidget(
-                _label(what, "fact-label", select=False), row, 0, Qt.AlignmentFlag.AlignTop
-            )
-            grid.addWidget(_label(value or "Not recorded"), row, 1)
+        self.facts: dict[str, QLabel] = {}
+        for row, what in enumerate(("Date of birth", "Gender", "NHS number", "Address")):
+            caption = _label(what, "fact-label", select=False)
+            grid.addWidget(caption, row, 0, Qt.AlignmentFlag.AlignTop)
+            self.facts[what] = _label()
+            grid.addWidget(self.facts[what], row, 1)
         grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
         return frame
 
-    def _contact_rows(self, layout: QVBoxLayout, contact: Contact, whose: str) -> None:
-        for kind, value in (("phone number", contact.phone), ("email address", contact.email)):
-            if not value:
-                continue
-            row = QHBoxLayout()
-            row.setSpacing(10)
-            text = _label(value, "contact")
-            text.setWordWrap(False)
-            text.setAccessibleName(f"{kind.capitalize()} of {whose}")
-            button = QPushButton("Copy")
-            set_role(button, "copy")
-            button.setAccessibleName(f"Copy {kind} of {whose}")
-            button.setToolTip(f"Copy {kind}")
-            button.clicked.connect(lambda _=False, v=value, k=kind: self._do_copy(v, k))
-            caption = _label("Phone" if kind == "phone number" else "Email", "fact-label")
-            caption.setMinimumWidth(caption.fontMetrics().horizontalAdvance("Email") + 12)
-            row.addWidget(caption)
-            row.addWidget(text)
-            row.addWidget(button)  # next to its value: no eye travel across the card
-            row.addStretch(1)
-            layout.addLayout(row)
+    # -- public -------------------------------------------------------------------------
 
-    def _carers(self, record: ChildRecord) -> QWidget:
-        holder = QWidget()
-        column = QVBoxLayout(holder)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(10)
-        if not record.carers:
-            column.addWidget(_label("No parents or carers recorded."))
-            return holder
-        for carer in record.carers:
-            frame, layout = _card()
-            frame.setObjectName("carer")
-            layout.addWidget(_label(carer.name, "h2"))
+    def show_record(self, record: ChildRecord, cached_at: dt.datetime | None = None) -> None:
+        """Draw a record, overwriting every text of the one before (no hide-and-show)."""
+        self.note.clear()
+        self.note.hide()
+        if cached_at is not None:
+            local = cached_at.astimezone()
+            self.cached_text.setText(f"Saved copy from {local:%H:%M}: it may be out of date.")
+            self.cached.show()
+        else:
+            self.cached_text.clear()
+            self.cached.hide()
+        if record.shielded:
+            self._clear_details()
+            self._fill_shielded(record)
+        else:
+            self._clear_banner()
+            self._fill_details(record)
+        self.scroller.verticalScrollBar().setValue(0)
+        self.back.setFocus()
+
+    def clear(self) -> None:
+        """Empty every text that can hold child data and hide every section."""
+        self.note.clear()
+        self.note.hide()
+        self.cached_text.clear()
+        self.cached.hide()
+        self._clear_banner()
+        self._clear_details()
+
+    def _clear_banner(self) -> None:
+        for label in (self.banner_title, self.banner_text, self.banner_contact):
+            label.clear()
+        self.banner.hide()
+
+    def _clear_details(self) -> None:
+        self.name.clear()
+        for label in self.facts.values():
+            label.clear()
+        self.carers.clear()
+        self.involvements.clear()
+        self.school.clear()
+        self.gp.clear()
+        self.details.hide()
+
+    # -- filling ------------------------------------------------------------------------
+
+    def _fill_shielded(self, record: ChildRecord) -> None:
+        self.banner_title.setText("Restricted record")
+        self.banner_text.setText(
+            "This child's details are shielded for their safety. The index does not "
+            "show them to anyone. To reach the people working with this child, "
+            "contact the index team:"
+        )
+        self.banner_contact.setText(record.index_team_contact or DEFAULT_INDEX_TEAM)
+        self.banner.show()
+
+    def _fill_details(self, record: ChildRecord) -> None:
+        child = record.summary
+        self.name.setText(child.display_name)
+        self.caf.setVisible(record.caf)
+        born = ""
+        if child.birthdate:
+            age = age_on(child.birthdate, self._today())
+            born = f"{format_date(child.birthdate, long=True)} ({age} years)"
+        values = {
+            "Date of birth": born,
+            "Gender": child.gender.capitalize(),
+            "NHS number": nhs_3_3_4(child.nhs_number),
+            "Address": ", ".join(record.address),
+        }
+        for what, value in values.items():
+            self.facts[what].setText(value or "Not recorded")
+        for card, carer in zip(self.carers.take(len(record.carers)), record.carers, strict=True):
             relation = carer.relationship or "Carer"
             if carer.parental_responsibility:
                 relation += " · has parental responsibility"
-            layout.addWidget(_label(relation, "hint"))
-            self._contact_rows(layout, carer.contact, carer.relationship or "carer")
-            if carer.address:
-                layout.addWidget(_label(f"Lives at {carer.address}", "hint"))
-            column.addWidget(frame)
-        return holder
-
-    def _involvements(self, record: ChildRecord) -> QWidget:
-        holder = QWidget()
-        layout = QVBoxLayout(holder)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(10)
-        if not record.involvements:
-            layout.addWidget(_label("No practitioners recorded."))
-            return holder
+            card.fill(
+                carer.name,
+                [(relation, "hint")],
+                carer.contact,
+                carer.relationship or "carer",
+                footer=f"Lives at {carer.address}" if carer.address else "",
+            )
         ordered = sorted(record.involvements, key=lambda i: not i.lead_professional)
-        for involvement in ordered:
-            layout.addWidget(self._involvement(involvement))
-        return holder
+        for card, inv in zip(self.involvements.take(len(ordered)), ordered, strict=True):
+            self._fill_involvement(card, inv)
+        self._fill_organisation(self.school, "School", record.school)
+        self._fill_organisation(self.gp, "GP practice", record.gp)
+        self.details.show()
 
-    def _involvement(self, inv: Involvement) -> QFrame:
-        frame, layout = _card()
-        frame.setObjectName("involvement")
-        top = QHBoxLayout()
-        top.addWidget(_label(inv.practitioner, "h2"), 1)
-        if inv.lead_professional:
-            badge = _label("Lead professional", "badge-lead", select=False)
-            badge.setWordWrap(False)
-            badge.setObjectName("lead-badge")
-            top.addWidget(badge, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(top)
+    @staticmethod
+    def _fill_involvement(card: _ContactCard, inv: Involvement) -> None:
         what = " · ".join(part for part in (inv.role, inv.organisation) if part)
-        if what:
-            layout.addWidget(_label(what))
-        if inv.since:
-            layout.addWidget(_label(f"Since {format_date(inv.since, long=True)}", "hint"))
-        self._contact_rows(layout, inv.contact, inv.role or "practitioner")
-        return frame
+        since = f"Since {format_date(inv.since, long=True)}" if inv.since else ""
+        card.fill(
+            inv.practitioner,
+            [(what, ""), (since, "hint")],
+            inv.contact,
+            inv.role or "practitioner",
+            badge=inv.lead_professional,
+        )
 
-    def _organisation(self, title: str, org: Organisation | None) -> QFrame:
-        frame, layout = _card()
-        frame.setObjectName(title.lower().replace(" ", "-"))
-        layout.addWidget(_label(title, "fact-label", select=False))
+    @staticmethod
+    def _fill_organisation(card: _ContactCard, title: str, org: Organisation | None) -> None:
         if org is None:
-            layout.addWidget(_label("Not recorded"))
-            return frame
-        layout.addWidget(_label(org.name, "h2"))
-        self._contact_rows(layout, org.contact, title.lower())
-        layout.addStretch(1)
-        return frame
+            card.fill(title, [("Not recorded", "")], Contact(), title.lower())
+        else:
+            card.fill(org.name, [(title, "fact-label")], org.contact, title.lower())
 
     def _do_copy(self, value: str, kind: str) -> None:
+        if not value:
+            return
         self._copy(value)
         self.note.setText(f"{kind.capitalize()} copied.")
         self.note.show()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -92,6 +93,7 @@ TEXT_PAIRS: tuple[tuple[str, str, str], ...] = (
 NON_TEXT_PAIRS: tuple[tuple[str, str, str], ...] = (
     (_P.border, _P.surface, "input border inside a card"),
     (_P.border, _P.window, "input border on the page"),
+    (_P.border, _P.surface_alt, "scroll bar handle on its groove"),
     (_P.focus_ring, _P.surface, "focus ring around an input"),
     (_P.focus_ring, _P.window, "focus ring on the page"),
     (_P.focus_ring, _P.focus, "focus ring against the focus fill"),
@@ -201,6 +203,11 @@ QStatusBar QLabel {{ color: {p.on_primary}; font-size: {SMALL_PT}pt; padding: 2p
 QProgressBar {{ border: 2px solid {p.border}; border-radius: 3px; background: {p.surface};
     max-height: 14px; }}
 QProgressBar::chunk {{ background: {p.primary}; }}
+QScrollBar:vertical {{ background: {p.surface_alt}; width: 16px; margin: 0; }}
+QScrollBar::handle:vertical {{ background: {p.border}; min-height: 40px; border-radius: 4px;
+    margin: 2px; }}
+QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; }}
+QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical {{ background: none; }}
 QToolTip {{ background: {p.surface}; color: {p.text}; border: 1px solid {p.border}; }}
 """
 
@@ -210,17 +217,21 @@ def set_role(widget: QWidget, role: str, **flags: bool) -> None:
     widget.setProperty("role", role)
     for name, value in flags.items():
         widget.setProperty(name, "true" if value else "false")
-    style = widget.style()
-    style.unpolish(widget)
-    style.polish(widget)
+    _repolish(widget)
+
+
+def _repolish(widget: QWidget) -> None:
+    """Re-apply the style sheet to a widget already styled; a new one is styled when shown."""
+    if widget.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+        style = widget.style()
+        style.unpolish(widget)
+        style.polish(widget)
 
 
 def set_error(widget: QWidget, on: bool) -> None:
     """Mark an input as being in error (red edge) or not."""
     widget.setProperty("error", "true" if on else "false")
-    style = widget.style()
-    style.unpolish(widget)
-    style.polish(widget)
+    _repolish(widget)
 
 
 def _qpalette(p: Palette) -> QPalette:

@@ -119,6 +119,9 @@ def main() -> int:
         work = app.window.work
         wait(lambda: work.stack.currentWidget() is work.record)
         save("record")
+        bar = work.record.scroller.verticalScrollBar()
+        bar.setValue(bar.maximum())
+        save("record-practitioners")
 
         work.record.back.click()
         jayden = next(c for c in FIXED_CHILDREN if c.shielded)
