@@ -40,7 +40,7 @@ from cpindex.search.engine import naive_search, search_children, warm_up  # noqa
 from cpindex.search.nicknames import NICKNAMES  # noqa: E402
 from cpindex.search.params import parse_search  # noqa: E402
 from cpindex.seed.demo import DEMO_PASSWORD, demo_account  # noqa: E402
-from cpindex.seed.generate import seed_database  # noqa: E402
+from cpindex.seed.generate import GENERATOR_VERSION, seed_database  # noqa: E402
 from cpindex.store.db import make_engine  # noqa: E402
 from cpindex.store.schema import child  # noqa: E402
 
@@ -51,7 +51,7 @@ Params = list[tuple[str, str]]
 
 def seeded(children: int, seed: int) -> str:
     CACHE.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{CACHE / f'search-{children}-seed{seed}.db'}"
+    url = f"sqlite:///{CACHE / f'search-{children}-seed{seed}-v{GENERATOR_VERSION}.db'}"
     started = time.perf_counter()
     result = seed_database(make_engine(url, bulk_load=True), children=children, seed=seed)
     took = time.perf_counter() - started

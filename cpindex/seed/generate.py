@@ -37,7 +37,7 @@ from cpindex.store.schema import (
     seed_info,
 )
 
-__all__ = ["REFERENCE_DATE", "SeedMismatch", "SeedResult", "seed_database"]
+__all__ = ["GENERATOR_VERSION", "REFERENCE_DATE", "SeedMismatch", "SeedResult", "seed_database"]
 
 # Ages are counted from a fixed day, not today, so a seed gives the same data every year.
 REFERENCE_DATE = dt.date(2026, 9, 1)
@@ -70,6 +70,11 @@ _ROLES = (
     ("Youth offending officer", "{town} Youth Justice Service", 10, 17, 0.02),
 )
 _PRACTITIONER_CASELOAD = 25
+# Real surnames have a long tail (the commonest 200 cover about a third of people); without
+# it a million children share too few surnames and every search matches crowds.
+_LONG_TAIL_SHARE = 0.45
+# Bumped whenever the same seed would give different data (benchmarks key caches on it).
+GENERATOR_VERSION = 2
 
 
 class SeedMismatch(Exception):
@@ -130,6 +135,7 @@ class _Generator:
         self.women = _weighted(namedata.ADULT_FEMALE)
         self.men = _weighted(namedata.ADULT_MALE)
         self.surnames = _weighted(namedata.SURNAMES)
+        self.long_tail = namedata.long_tail_surnames()
         self.nhs = synthetic_numbers(self.rng.randrange(9_000_000))
         self.ids = {k: itertools.count(1) for k in ("hh", "carer", "child", "name", "inv")}
         self.districts: list[_District] = []
@@ -144,13 +150,18 @@ class _Generator:
     def pick(self, weighted: tuple[list[str], list[int]]) -> str:
         return self.rng.choices(weighted[0], cum_weights=weighted[1])[0]
 
+    def single_surname(self) -> str:
+        """A common surname, or one from the long tail of place-name surnames."""
+        if self.rng.random() < _LONG_TAIL_SHARE:
+            return self.long_tail[self.rng.randrange(len(self.long_tail))]
+        return self.pick(self.surnames)
+
     def surname(self) -> str:
-        roll = self.rng.random()
-        if roll < 0.04:
-            first, second = self.pick(self.surnames), self.pick(self.surnames)
+        if self.rng.random() < 0.04:
+            first, second = self.single_surname(), self.single_surname()
             if first != second:
                 return f"{first}-{second}"
-        return self.pick(self.surnames)
+        return self.single_surname()
 
     def phone(self, town: str) -> str:
         return f"{_DIALLING[town]} {self.rng.randrange(1000):04d}"
@@ -631,6 +642,7 @@ def seed_database(
                 {"key": "children", "value": str(children)},
                 {"key": "seed", "value": str(seed)},
                 {"key": "reference_date", "value": REFERENCE_DATE.isoformat()},
+                {"key": "generator_version", "value": str(GENERATOR_VERSION)},
             ],
         )
     return SeedResult(children, seed, True, time.monotonic() - started)
