@@ -21,6 +21,7 @@ Start-up order, and why:
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 from dataclasses import dataclass
@@ -278,6 +279,26 @@ def build_app(
     )
 
 
+def _quit_on_signals(app: App) -> None:
+    """Ctrl+C or SIGTERM close the app the normal way, so the demo index is stopped too.
+
+    Python runs signal handlers only between bytecodes; a slow timer gives it the chance
+    while Qt's event loop waits.
+    """
+
+    def handler(_signum: int, _frame: object) -> None:
+        app.window.close()
+        app.qapp.quit()
+
+    for name in ("SIGINT", "SIGTERM"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, handler)
+    wake = QTimer(app.qapp)
+    wake.timeout.connect(lambda: None)
+    wake.start(300)
+
+
 def _ignore(_: object) -> None:
     """The warm-up's result is the client itself, kept by LazyClient."""
 
@@ -327,6 +348,7 @@ def run(*, demo: bool = False, policy_root: Path | None = None) -> int:
         if index is not None:
             index.stop()
         return 1
+    _quit_on_signals(app)
     try:
         app.window.show()
         app.qapp.exec()

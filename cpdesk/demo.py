@@ -12,6 +12,7 @@ without an authenticator app.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import shutil
@@ -71,6 +72,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """Linux: the index gets SIGTERM if cpdesk dies without stopping it (kill -9, crash)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _child_env() -> dict[str, str]:
@@ -177,9 +187,11 @@ def start_demo_index(
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )  # fmt: skip
     index = DemoIndex(f"https://127.0.0.1:{port}", certs.ca_cert, certs.spki_pin, process, cert_dir)
     ready = threading.Event()
+    saw_ready: list[bool] = []
 
     def relay() -> None:
         assert process.stdout is not None
@@ -188,13 +200,14 @@ def start_demo_index(
             index.output.append(text)
             del index.output[:-200]
             if text.startswith(READY_PREFIX):
+                saw_ready.append(True)
                 ready.set()
             say(text)
         ready.set()  # the process ended: stop waiting
 
     index.reader = threading.Thread(target=relay, name="cpindex-output", daemon=True)
     index.reader.start()
-    if not ready.wait(ready_timeout) or process.poll() is not None:
+    if not ready.wait(ready_timeout) or not saw_ready or process.poll() is not None:
         index.stop()
         tail = "\n".join(index.output[-10:])
         raise DemoError(f"The demo index did not start:\n{tail}")

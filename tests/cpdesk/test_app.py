@@ -96,3 +96,37 @@ def test_settings_dialog_opens_from_the_header_and_closes_at_lock(qapp, qtbot, t
         assert not [d for d in app.window.findChildren(QDialog) if d.isVisible()]
     finally:
         app.shutdown()
+
+
+@pytest.mark.slow
+def test_demo_mode_closing_the_window_stops_the_index(qapp, tmp_path, monkeypatch) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from cpdesk import demo
+    from cpdesk.ui.main_window import MainWindow
+
+    started: list[demo.DemoIndex] = []
+    real_start = demo.start_demo_index
+
+    def small_index(**kwargs: object) -> demo.DemoIndex:
+        index = real_start(children=300, data_dir=tmp_path, say=lambda _: None)
+        started.append(index)
+        return index
+
+    monkeypatch.setattr(demo, "start_demo_index", small_index)
+    seen: list[str] = []
+
+    def close_the_window() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        if not windows or not windows[-1].isVisible():
+            QTimer.singleShot(100, close_the_window)
+            return
+        seen.append(windows[-1].signin.username.text())
+        windows[-1].close()
+
+    QTimer.singleShot(100, close_the_window)
+    assert app_module.run(demo=True, policy_root=tmp_path) == 0
+    assert seen == ["nurse.demo"]  # demo mode prefills the demo user
+    (index,) = started
+    assert not index.running
