@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 
 import requests
@@ -73,7 +74,8 @@ def audit_rows(index, patient_id: str | None = None) -> list[tuple[str, str, str
     return [r for r in rows if patient_id is None or r[2] == patient_id]
 
 
-def test_sign_in_search_open_record_and_audit(qtbot, make_app, index_server) -> None:
+def test_sign_in_search_open_record_and_audit(qtbot, make_app, index_server, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     app = make_app(connection_for(index_server))
     sign_in_ok(qtbot, app)
     assert app.window.windowTitle() == "cpdesk"
@@ -111,6 +113,11 @@ def test_sign_in_search_open_record_and_audit(qtbot, make_app, index_server) -> 
     qtbot.mouseClick(record.back, Qt.MouseButton.LeftButton)
     assert app.window.work.stack.currentWidget() is results
     assert sum(1 for r in audit_rows(index_server) if r[0] == "search") == searches
+    # nothing about the child (nor the password) reached any log line, at any level
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records  # the client did log (so the check can fail)
+    for secret in ("Olivia", "Smithfield", "2011-03-14", OLIVIA.postcode, DEMO_PASSWORD):
+        assert secret not in logged
 
 
 def test_shielded_child_shows_only_the_banner(qtbot, make_app, index_server) -> None:

@@ -341,3 +341,22 @@ def test_a_newer_search_supersedes_an_older_one(qtbot, window, api) -> None:
     gate.set()
     qtbot.waitUntil(lambda: not window.runner.busy)
     assert window.work.results.model.rowCount() == 1
+
+
+def test_expiry_warning_shows_before_the_absolute_end(qtbot, window, clock) -> None:
+    signed_in(qtbot, window)
+    window.session.set_absolute_seconds_left(90)
+    window._tick()
+    assert not window.work.warning.isHidden()
+    assert "ends in 1 min" in window.work.warning_text.text()
+    clock.advance(91)
+    window._tick()
+    assert window.session.state is SessionState.SIGNED_OUT
+    assert "session has ended" in window.signin.notice.text()
+
+
+def test_minimise_locks(qtbot, window) -> None:
+    signed_in(qtbot, window)
+    window.showMinimized()
+    qtbot.waitUntil(lambda: window.session.state is SessionState.LOCKED)
+    assert window.windowTitle() == LOCKED_TITLE
