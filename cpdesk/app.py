@@ -46,7 +46,6 @@ from cpdesk.platform import (
 from cpdesk.policy import Policy, load_policy
 from cpdesk.records import AccessReason, ChildRecord, SearchQuery, SearchResult
 from cpdesk.session import Session, SignOutReason
-from cpdesk.ui.activity import ActivityFilter
 from cpdesk.ui.clipboard import SensitiveClipboard
 from cpdesk.ui.main_window import MainWindow
 from cpdesk.ui.theme import apply_theme
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from cpdesk.net import IndexClient, SignInResult
+    from cpdesk.ui.activity import ActivityFilter
 
 __all__ = ["App", "Connection", "LazyClient", "build_app", "harden_process", "run"]
 
@@ -150,15 +150,16 @@ class App:
     auth_runner: TaskRunner
     clipboard: SensitiveClipboard
     gc: GuiThreadGarbageCollector
-    activity: ActivityFilter
     cache: RecordCache
+    activity: ActivityFilter | None = None  # installed after the first paint
 
     def shutdown(self) -> None:
         """Sign out (best effort), stop the workers and OS hooks; safe to call twice."""
         self.window.timer.stop()
         self.session.sign_out(SignOutReason.QUIT)
         self.clipboard.clear_now()
-        self.activity.uninstall()
+        if self.activity is not None:
+            self.activity.uninstall()
         self.runner.cancel()
         self.runner.wait(3000)
         self.auth_runner.wait(5000)
@@ -258,25 +259,26 @@ def build_app(
         capture_applied[0] = guard.set_prevent(int(window.winId()), True)
         if not capture_applied[0]:
             log.warning("screen capture protection could not be turned on")
-    activity = ActivityFilter(session.activity, parent=qapp)
-    activity.install(qapp)
     qapp.aboutToQuit.connect(listener.close)
-    # After the first paint (the event loop's first turn), not before it.
-    QTimer.singleShot(
-        0, lambda: auth_runner.submit("start-up", client.warm_up, _ignore, _warm_up_failed)
+    app = App(
+        qapp, window, session, client, runner, auth_runner, clipboard, collector, record_cache
     )
-    return App(
-        qapp,
-        window,
-        session,
-        client,
-        runner,
-        auth_runner,
-        clipboard,
-        collector,
-        activity,
-        record_cache,
-    )
+    QTimer.singleShot(0, lambda: _after_first_paint(app))
+    return app
+
+
+def _after_first_paint(app: App) -> None:
+    """What nobody needs before sign-in, done in the event loop's first turn.
+
+    The activity filter only ever delays the idle lock, so starting it a moment late can
+    only lock sooner; the index client's imports cost as much as Qt's own.
+    """
+    from cpdesk.ui.activity import ActivityFilter
+
+    if app.activity is None:
+        app.activity = ActivityFilter(app.session.activity, parent=app.qapp)
+        app.activity.install(app.qapp)
+    app.auth_runner.submit("start-up", app.client.warm_up, _ignore, _warm_up_failed)
 
 
 def _quit_on_signals(app: App) -> None:

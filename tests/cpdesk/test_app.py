@@ -71,6 +71,8 @@ def test_build_app_wires_everything(qapp, qtbot, tmp_path) -> None:
         assert app.session.state is SessionState.SIGNED_OUT
         # no OS lock signal here (no D-Bus screensaver): fail closed to at most 60 s
         assert app.session.idle_lock_seconds <= 60
+        # the idle filter and the index client come in the event loop's first turn
+        qtbot.waitUntil(lambda: app.activity is not None)
     finally:
         app.shutdown()
 
