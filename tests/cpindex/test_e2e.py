@@ -130,3 +130,31 @@ def test_plain_http_start_and_clean_sigterm(index_server: RunningIndex, tmp_path
         assert r.status_code == 200
         index.stop()
         assert index.process.returncode == 0
+
+
+def test_no_child_data_in_server_output(index_server: RunningIndex) -> None:
+    """A canary: searched names, a record's contents and errors never reach the server's output."""
+    token = sign_in_token(index_server, "nurse.demo")
+    canary = "Zzcanaryqx"
+    _get(
+        index_server,
+        "/Patient",
+        token,
+        params={
+            "family": canary,
+            "given": "Olivia",
+            "birthdate": "2011-03-14",
+            "_fuzzy-match": "true",
+        },
+    )
+    _get(index_server, "/Patient", token, params={"family": canary, "birthdate": "not-a-date"})
+    olivia = fixed_child("Smithfield", "Olivia")
+    _get(
+        index_server,
+        f"/Patient/{olivia.index_id}/$everything",
+        token,
+        headers={"X-Access-Reason": "health-care"},
+    )
+    output = "\n".join(index_server.output)
+    for secret in (canary, "Smithfield", "LS6 2QB", "07700 900123", "Hannah Lowe"):
+        assert secret not in output
