@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
@@ -53,12 +53,12 @@ from cpdesk.session import (
     SignOutReason,
     Transition,
 )
-from cpdesk.ui.lockscreen import LockScreen
-from cpdesk.ui.reason_dialog import ReasonDialog
 from cpdesk.ui.signin import SignInPage
 from cpdesk.ui.statusbar import SessionStatusBar, format_time_left
-from cpdesk.ui.work_page import WorkPage
 from cpdesk.ui.workers import TaskRunner
+
+if TYPE_CHECKING:  # the other screens are imported when first needed: sign-in paints sooner
+    from cpdesk.ui.work_page import WorkPage
 
 __all__ = [
     "APP_TITLE",
@@ -130,6 +130,8 @@ class WorkState:
 
 def default_lock_panel(user: UserInfo, locked_at: dt.datetime | None) -> QWidget:
     """The privacy screen's panel (ui/lockscreen.py), filled for this lock."""
+
+    from cpdesk.ui.lockscreen import LockScreen
 
     panel = LockScreen(APP_TITLE)
     panel.show_locked(user, locked_at)
@@ -299,6 +301,7 @@ class MainWindow(QMainWindow):
     def _build_work(self) -> None:
         from cpdesk.ui.work_page import WorkPage
 
+
         self._destroy_work()
         work = WorkPage(self._copy, self._today)
         work.lock_requested.connect(lambda: self.session.lock(LockReason.MANUAL))
@@ -454,6 +457,8 @@ class MainWindow(QMainWindow):
             self.work.results.show_error(message)
 
     def _ask_reason(self, child: ChildSummary) -> None:
+
+        from cpdesk.ui.reason_dialog import ReasonDialog
 
         dialog = ReasonDialog(self.state.last_reason, self)
         dialog.reason_chosen.connect(
