@@ -24,7 +24,7 @@ from cpindex.search.nicknames import NICKNAMES
 from cpindex.seed import namedata
 from cpindex.seed.demo import FIXED_CHILDREN, FixedChild
 from cpindex.seed.nhs import synthetic_numbers
-from cpindex.store.db import upgrade
+from cpindex.store.db import reset_sequences, upgrade
 from cpindex.store.schema import (
     SEARCH_INDEXES,
     carer,
@@ -634,6 +634,11 @@ def seed_database(
     with engine.begin() as conn:
         for index in SEARCH_INDEXES:
             index.create(conn)
+        reset_sequences(
+            conn,
+            ("organisation.id", "practitioner.id", "household.id", "carer.id", "child.pk",
+             "child_name.id", "involvement.id"),
+        )  # fmt: skip
         conn.execute(text("ANALYZE"))
         create_demo_accounts(conn)
         conn.execute(

@@ -1,7 +1,8 @@
 """Engines and schema upgrades.
 
 The only SQLite-specific code in cpindex lives in `_sqlite_pragmas` and
-`_sqlite_bulk_pragmas` below (marked). Everything else is portable SQLAlchemy Core, so a
+`_sqlite_bulk_pragmas` below, the only PostgreSQL-specific code in `reset_sequences` (both
+marked). Everything else is portable SQLAlchemy Core, so a
 PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
 """
 
@@ -16,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 
-__all__ = ["default_database_url", "is_sqlite", "make_engine", "upgrade"]
+__all__ = ["default_database_url", "is_sqlite", "make_engine", "reset_sequences", "upgrade"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -59,6 +60,26 @@ def _sqlite_bulk_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 # --- end of SQLite-specific code -----------------------------------------------------------
+
+
+# --- PostgreSQL-specific (the one marked place) --------------------------------------------
+
+
+def reset_sequences(connection: Connection, tables: tuple[str, ...]) -> None:
+    """After a bulk load with explicit ids, move PostgreSQL's id sequences past them.
+
+    SQLite needs nothing: its INTEGER PRIMARY KEY always continues from the largest id.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for table, column in (t.split(".") for t in tables):
+        connection.exec_driver_sql(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "  # noqa: S608
+            f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+        )
+
+
+# --- end of PostgreSQL-specific code -------------------------------------------------------
 
 
 def make_engine(url: str, *, bulk_load: bool = False) -> Engine:

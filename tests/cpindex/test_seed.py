@@ -142,3 +142,14 @@ def test_fixed_children_present_with_details(seeded_engine: Engine) -> None:
                 fixed.nhs_number,
             )
             assert is_valid(fixed.nhs_number)
+
+
+def test_ids_continue_after_the_bulk_load(seeded_engine: Engine) -> None:
+    """Explicit ids in the seed must not collide with later inserts (PostgreSQL sequences)."""
+    with seeded_engine.begin() as conn:
+        top = conn.scalar(select(func.max(household.c.id))) or 0
+        new_id = conn.execute(
+            household.insert().values(line1="1 Test Street", city="Leeds", postcode="LS1 1AA")
+        ).inserted_primary_key
+        assert new_id is not None and new_id[0] > top
+        conn.execute(household.delete().where(household.c.id == new_id[0]))
