@@ -79,6 +79,11 @@ SAME_PRESS_SECONDS = 0.03
 TICK_MS = 250
 GENERIC_ERROR = "Something went wrong. Try again; if it keeps happening, tell your IT service desk."
 
+LOCKOUT_HINT = (
+    "After several wrong tries in a row the account is locked for a while: if you are "
+    "sure of your details, wait 15 minutes or ask your IT service desk to unlock it."
+)
+
 SIGN_OUT_MESSAGES = {
     SignOutReason.USER: "You have signed out.",
     SignOutReason.LOCK_TIMEOUT: "You were signed out because cpdesk was locked for too long.",
@@ -388,7 +393,12 @@ class MainWindow(QMainWindow):
         self.signin.set_busy(False)
         if isinstance(exc, Cancelled):
             return
-        self.signin.show_error(self._message(exc, "sign-in"))
+        message = self._message(exc, "sign-in")
+        if isinstance(exc, SignInFailed):
+            # The index answers a locked account exactly like wrong details (so nobody can
+            # probe usernames); say what a lock-out looks like so the user is not stuck.
+            message += " " + LOCKOUT_HINT
+        self.signin.show_error(message)
 
     def _unlock(self, password: str) -> None:
         panel = self.lock_panel

@@ -131,7 +131,8 @@ def test_sign_in_failures_show_their_own_message(qtbot, window, api, error) -> N
     api.fail_next = error
     sign_in(qtbot, window)
     qtbot.waitUntil(lambda: window.signin.message.isVisible())
-    assert window.signin.message.text() == error.user_message
+    assert window.signin.message.text().startswith(error.user_message)
+    assert ("locked" in window.signin.message.text()) == isinstance(error, SignInFailed)
     assert window.session.state is SessionState.SIGNED_OUT
 
 
