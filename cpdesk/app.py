@@ -57,7 +57,15 @@ if TYPE_CHECKING:
     from cpdesk.net import IndexClient, SignInResult
     from cpdesk.ui.activity import ActivityFilter
 
-__all__ = ["App", "Connection", "LazyClient", "build_app", "harden_process", "run"]
+__all__ = [
+    "App",
+    "Connection",
+    "LazyClient",
+    "build_app",
+    "harden_process",
+    "run",
+    "user_settings_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -310,11 +318,18 @@ def _warm_up_failed(exc: BaseException) -> None:
     log.warning("index client could not be built (%s)", type(exc).__name__)
 
 
+def user_settings_file() -> Path:
+    """The user's own settings (JSON, same keys as policy; managed policy still wins)."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("cpdesk")) / "settings.json"
+
+
 def run(*, demo: bool = False, policy_root: Path | None = None) -> int:
     """The whole app; returns the process exit code (0 ok, 1 could not start)."""
     harden_process()
     try:
-        policy = load_policy(policy_root)
+        policy = load_policy(policy_root, user_settings=user_settings_file())
     except PolicyError as exc:
         print(f"cpdesk: {exc.user_message}", file=sys.stderr)
         return 1

@@ -132,3 +132,12 @@ def test_demo_mode_closing_the_window_stops_the_index(qapp, tmp_path, monkeypatc
     assert seen == ["nurse.demo"]  # demo mode prefills the demo user
     (index,) = started
     assert not index.running
+
+
+def test_normal_mode_reads_the_user_settings_file(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("CPDESK_SERVER_URL", raising=False)
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"server_url": "http://plain.example"}))
+    monkeypatch.setattr(app_module, "user_settings_file", lambda: settings)
+    assert app_module.run(policy_root=tmp_path / "policies") == 1
+    assert "server_url" in capsys.readouterr().err  # read, and refused: not https
