@@ -237,3 +237,34 @@ def test_format_time_left() -> None:
     assert format_time_left(30) == "less than 1 min"
     assert format_time_left(5 * 60 + 5) == "5 min"
     assert format_time_left(9 * 3600 + 58 * 60) == "9 h 58 min"
+
+
+def test_tab_order_follows_the_form(qtbot) -> None:
+    form = SearchForm(lambda: TODAY)
+    qtbot.addWidget(form)
+    form.show()
+    order = []
+    widget = form.given
+    for _ in range(40):
+        if (
+            widget.isVisible()
+            and widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+            and widget.objectName()
+        ):
+            order.append(widget.objectName())
+        widget = widget.nextInFocusChain()
+        if widget is form.given:
+            break
+    expected = ["given", "family", "dob-day", "dob-month", "dob-year", "gender", "postcode",
+                "fuzzy", "search"]  # fmt: skip
+    assert order[: len(expected)] == expected
+
+
+def test_enter_in_the_reason_dialog_opens_with_the_preselected_reason(qtbot) -> None:
+    dialog = ReasonDialog(AccessReason.SOCIAL_CARE)
+    qtbot.addWidget(dialog)
+    chosen = []
+    dialog.reason_chosen.connect(lambda r, t: chosen.append(r))
+    dialog.open()
+    qtbot.keyClick(dialog.buttons[AccessReason.SOCIAL_CARE], Qt.Key.Key_Return)
+    assert chosen == [AccessReason.SOCIAL_CARE]
