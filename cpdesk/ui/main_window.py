@@ -306,7 +306,6 @@ class MainWindow(QMainWindow):
     def _build_work(self) -> None:
         from cpdesk.ui.work_page import WorkPage
 
-
         self._destroy_work()
         work = WorkPage(self._copy, self._today)
         work.lock_requested.connect(lambda: self.session.lock(LockReason.MANUAL))
