@@ -361,3 +361,62 @@ def test_minimise_locks(qtbot, window) -> None:
     window.showMinimized()
     qtbot.waitUntil(lambda: window.session.state is SessionState.LOCKED)
     assert window.windowTitle() == LOCKED_TITLE
+
+
+class MemoryCache:
+    """A RecordCache in a dict (the encrypted one has its own tests)."""
+
+    def __init__(self) -> None:
+        self.records: dict = {}
+        self.purged = 0
+
+    def put(self, record) -> None:
+        import datetime as dt
+
+        from cpdesk.cache import CachedRecord
+
+        self.records[record.index_id] = CachedRecord(
+            record, dt.datetime(2026, 11, 26, 14, 2, tzinfo=dt.UTC)
+        )
+
+    def get(self, index_id):
+        return self.records.get(index_id)
+
+    def purge(self) -> None:
+        self.records.clear()
+        self.purged += 1
+
+    def close(self) -> None:
+        pass
+
+
+def test_offline_reopen_shows_the_cached_copy_marked_and_sign_out_purges(qtbot, api, clock):
+    from cpdesk.errors import ServerUnreachable
+
+    apply_theme(QApplication.instance())
+    session = Session(clock, idle_lock_seconds=120, lock_to_logout_seconds=900)
+    cache = MemoryCache()
+    runner, auth = TaskRunner(), TaskRunner()
+    win = MainWindow(
+        api=api, session=session, clock=clock, runner=runner, auth_runner=auth,
+        server_label="https://index.test", copy=lambda _: None, cache=cache,
+    )  # fmt: skip
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        signed_in(qtbot, win)
+        search(qtbot, win)
+        open_first(qtbot, win)
+        assert "c-olivia" in cache.records
+        assert win.work.record.cached.isHidden()
+        win.work.record.back.click()
+        api.fail_next = ServerUnreachable()
+        open_first(qtbot, win)
+        assert not win.work.record.cached.isHidden()
+        assert "Saved copy from" in win.work.record.cached_text.text()
+        assert "Hannah Zebedeeson" in visible_texts(win)
+        session.sign_out()
+        qtbot.waitUntil(lambda: cache.purged == 1)
+    finally:
+        runner.wait()
+        auth.wait()
