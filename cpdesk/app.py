@@ -24,6 +24,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -160,6 +161,7 @@ class App:
     gc: GuiThreadGarbageCollector
     cache: RecordCache
     activity: ActivityFilter | None = None  # installed after the first paint
+    listener: LockListener | None = None
 
     def shutdown(self) -> None:
         """Sign out (best effort), stop the workers and OS hooks; safe to call twice."""
@@ -203,8 +205,12 @@ def build_app(
     demo: bool = False,
     clock: Clock | None = None,
     cache: RecordCache | None = None,
+    lock_listener_factory: Callable[[int], LockListener] = make_lock_listener,
 ) -> App:
-    """Build every object in order (steps 4-6 of the module docstring); shows nothing."""
+    """Build every object in order (steps 4-6 of the module docstring); shows nothing.
+
+    `lock_listener_factory(window_id)` makes the OS lock listener (tests pass a fake).
+    """
     qapp = _qapp()
     apply_theme(qapp)
     collector = GuiThreadGarbageCollector(parent=qapp)
@@ -254,13 +260,16 @@ def build_app(
         settings_factory=settings,
         lock_on_minimise=policy.lock_on_minimise,
         lock_on_focus_loss=policy.lock_on_focus_loss,
+        allow_pin_unlock=policy.allow_pin_unlock,
         demo=demo,
     )
-    listener = make_lock_listener(int(window.winId()))  # Windows needs the native window
+    listener = lock_listener_factory(int(window.winId()))  # Windows needs the native window
     listeners.append(listener)
     idle = effective_idle_lock_seconds(policy.idle_lock_seconds, listener, policy.lock_on_os_lock)
     session.tighten_idle_lock(idle)  # fail closed when the OS cannot report screen locks
-    log.info("%s", describe_lock_detection(listener, idle))
+    # Said once, here; the settings dialog says it again to the user.
+    level = logging.INFO if listener.detects_screen_lock else logging.WARNING
+    log.log(level, "%s", describe_lock_detection(listener, idle))
     if policy.lock_on_os_lock:
         listener.subscribe(session.lock)
     if policy.screen_capture_protection and guard.can_prevent():
@@ -271,6 +280,7 @@ def build_app(
     app = App(
         qapp, window, session, client, runner, auth_runner, clipboard, collector, record_cache
     )
+    app.listener = listener
     QTimer.singleShot(0, lambda: _after_first_paint(app))
     return app
 

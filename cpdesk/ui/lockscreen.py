@@ -12,6 +12,9 @@ Signals:
     unlock_requested(str): the password to check with the server (`POST /auth/unlock`).
     pin_unlock_requested(str): the PIN to check locally (only when PIN unlock is allowed).
     sign_out_requested(): the user chose to sign out rather than unlock.
+
+`PinDialog` offers, after sign-in and only where policy allows PIN unlock, to set the PIN
+(the window keeps just its hash, in memory, until sign-out).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import datetime as dt
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -32,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from cpdesk.records import UserInfo
 
-__all__ = ["LockScreen", "format_locked_at"]
+__all__ = ["LockScreen", "PinDialog", "format_locked_at"]
 
 PANEL_PT = 14  # larger than body text: read from a step away in a busy A&E
 
@@ -164,6 +169,16 @@ class LockScreen(QWidget):
         self.set_checking(False)
         self.password.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def set_pin_allowed(self, allow: bool) -> None:
+        """Show the PIN field (the user set a PIN and policy allows it); focus it first."""
+        self.pin_label.setVisible(allow)
+        self.pin.setVisible(allow)
+        self._allow_pin = allow
+        (self.pin if allow else self.password).setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def focus_first(self) -> None:
+        (self.pin if self._allow_pin else self.password).setFocus(Qt.FocusReason.OtherFocusReason)
+
     def set_checking(self, busy: bool) -> None:
         """Disable the inputs while an unlock is being checked."""
         for widget in (self.password, self.pin, self.unlock_button):
@@ -192,3 +207,71 @@ class LockScreen(QWidget):
         else:
             self.show_message("Enter your password to unlock.")
             self.password.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+class PinDialog(QDialog):
+    """Choose a PIN to unlock this sign-in's locks. Signals: pin_chosen(str)."""
+
+    pin_chosen = Signal(str)
+
+    def __init__(self, min_digits: int, max_digits: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("cpdesk — unlock PIN")
+        self.setObjectName("pinDialog")
+        self._min, self._max = min_digits, max_digits
+        heading = QLabel("Set an unlock PIN?")
+        _role(heading, "h2")
+        intro = QLabel(
+            f"Your organisation lets you unlock cpdesk with a PIN of {min_digits} to "
+            f"{max_digits} digits instead of your password. It lasts until you sign out, "
+            "and five wrong tries sign you out."
+        )
+        intro.setWordWrap(True)
+        self.pin = QLineEdit()
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin.setAccessibleName("New PIN")
+        self.pin.setMaxLength(max_digits)
+        self.again = QLineEdit()
+        self.again.setEchoMode(QLineEdit.EchoMode.Password)
+        self.again.setAccessibleName("New PIN again")
+        self.again.setMaxLength(max_digits)
+        pin_label = QLabel("&PIN")
+        pin_label.setBuddy(self.pin)
+        again_label = QLabel("PIN &again")
+        again_label.setBuddy(self.again)
+        self.message = QLabel()
+        self.message.setAccessibleName("Message")
+        self.message.setWordWrap(True)
+        _role(self.message, "error")
+        self.message.setVisible(False)
+        self.buttons = QDialogButtonBox()
+        self.set_button = self.buttons.addButton("&Set PIN", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.skip_button = self.buttons.addButton(
+            "&Not now", QDialogButtonBox.ButtonRole.RejectRole
+        )
+        self.set_button.setDefault(True)
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        for widget in (heading, intro, pin_label, self.pin, again_label, self.again):
+            layout.addWidget(widget)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.pin.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _submit(self) -> None:
+        pin, again = self.pin.text(), self.again.text()
+        self.pin.clear()
+        self.again.clear()
+        if not (pin.isascii() and pin.isdigit() and self._min <= len(pin) <= self._max):
+            self._error(f"A PIN is {self._min} to {self._max} digits. Try again.")
+        elif pin != again:
+            self._error("The two PINs are not the same. Try again.")
+        else:
+            self.accept()
+            self.pin_chosen.emit(pin)
+
+    def _error(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(True)
+        self.pin.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -47,6 +47,7 @@ from cpdesk.records import (
     UserInfo,
 )
 from cpdesk.session import (
+    LocalPin,
     LockReason,
     Session,
     SessionState,
@@ -77,6 +78,7 @@ LOCKED_TITLE = "cpdesk — locked"
 PANIC_GAP_SECONDS = 0.6
 SAME_PRESS_SECONDS = 0.03
 TICK_MS = 250
+RELOCKED_MESSAGE = "cpdesk locked again while checking. Enter your password to unlock."
 GENERIC_ERROR = "Something went wrong. Try again; if it keeps happening, tell your IT service desk."
 
 LOCKOUT_HINT = (
@@ -144,7 +146,12 @@ def default_lock_panel(user: UserInfo, locked_at: dt.datetime | None) -> QWidget
 
 
 class _KeyWatch(QObject):
-    """Application-wide: Esc twice quickly is the panic lock (the events go on as usual)."""
+    """Application-wide keys that lock: Ctrl+L, and Esc twice quickly (the panic lock).
+
+    An event filter on the application rather than a QShortcut: Qt does not deliver a
+    window's shortcuts while a window-modal dialog (reason, settings) shadows it, and
+    nothing may keep the user from locking.
+    """
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -152,12 +159,12 @@ class _KeyWatch(QObject):
         self._last_escape = -1e9
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (
-            event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.key() == Qt.Key.Key_Escape
-            and not event.isAutoRepeat()
-        ):
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        if event.key() == Qt.Key.Key_L and _is_ctrl(event):
+            self._window.session.lock(LockReason.MANUAL)
+            return True  # consumed: no stray "l" typed into a field
+        if event.key() == Qt.Key.Key_Escape and not event.isAutoRepeat():
             # One key press passes the filter once per receiver it propagates to, all
             # within a millisecond: a human's second press comes much later.
             gap = self._window.clock.now() - self._last_escape
@@ -190,6 +197,7 @@ class MainWindow(QMainWindow):
         settings_factory: Callable[[QWidget], QDialog] | None = None,
         lock_on_minimise: bool = True,
         lock_on_focus_loss: bool = False,
+        allow_pin_unlock: bool = False,
         demo: bool = False,
     ) -> None:
         super().__init__()
@@ -205,6 +213,8 @@ class MainWindow(QMainWindow):
         self._settings_factory = settings_factory
         self._lock_on_minimise = lock_on_minimise
         self._lock_on_focus_loss = lock_on_focus_loss
+        self._allow_pin = allow_pin_unlock
+        self.pin = LocalPin()  # its hash only, in memory, for this sign-in
         self.state = WorkState()
         self.work: WorkPage | None = None
         self.lock_panel: QWidget | None = None
@@ -220,9 +230,6 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.runner.busy_changed.connect(self._busy_changed)
         session.subscribe(self._on_transition)
-        lock = QShortcut(QKeySequence("Ctrl+L"), self)
-        lock.setContext(Qt.ShortcutContext.ApplicationShortcut)
-        lock.activated.connect(lambda: self.session.lock(LockReason.MANUAL))
         self._keys = _KeyWatch(self)
         app = QApplication.instance()
         if app is not None:
@@ -256,6 +263,8 @@ class MainWindow(QMainWindow):
             self._restore_work()
         elif self.work is not None:
             self.work.form.focus_first()
+            if self._allow_pin and not self.pin.is_set:
+                self._offer_pin()
 
     def _render_locked(self) -> None:
         """Same turn as the lock: empty and destroy child data, close dialogs, show the panel."""
@@ -270,6 +279,9 @@ class MainWindow(QMainWindow):
             return
         panel = self._lock_panel_factory(user, self.session.locked_at)
         panel.unlock_requested.connect(self._unlock)  # type: ignore[attr-defined]
+        if self._allow_pin and self.pin.is_set:
+            _call(panel, "set_pin_allowed", True)
+            panel.pin_unlock_requested.connect(self._unlock_with_pin)  # type: ignore[attr-defined]
         sign_out = getattr(panel, "sign_out_requested", None)
         if sign_out is not None:
             sign_out.connect(lambda: self.session.sign_out(SignOutReason.USER))
@@ -288,6 +300,7 @@ class MainWindow(QMainWindow):
         self._drop_lock_panel()
         self._clear_clipboard()
         self.state = WorkState()
+        self.pin.clear()
         self.status.set_signed_out()
         if self._cache is not None:
             cache = self._cache
@@ -407,7 +420,9 @@ class MainWindow(QMainWindow):
 
         def done(_: object) -> None:
             _call(self.lock_panel, "set_checking", False)
-            self.session.unlock_succeeded(attempt)
+            if not self.session.unlock_succeeded(attempt):
+                # Locked again while the server was checking: this answer unlocks nothing.
+                _call(self.lock_panel, "show_message", RELOCKED_MESSAGE)
 
         def failed(exc: BaseException) -> None:
             _call(self.lock_panel, "set_checking", False)
@@ -426,6 +441,34 @@ class MainWindow(QMainWindow):
                 _call(self.lock_panel, "show_message", self._message(exc, "unlock"))
 
         self.auth_runner.submit("unlock", lambda: api.unlock(password), done, failed)
+
+    def _unlock_with_pin(self, pin: str) -> None:
+        """A local check (policy allows it): the same token handshake and try limit."""
+        attempt = self.session.begin_unlock()
+        if self.pin.verify(pin):
+            self.session.unlock_succeeded(attempt)
+            return
+        self.session.unlock_failed(attempt)
+        left = self.session.unlock_tries_left
+        _call(
+            self.lock_panel,
+            "show_message",
+            f"That PIN is not right. {left} "
+            f"{'try' if left == 1 else 'tries'} left before you are signed out.",
+        )
+
+    def _offer_pin(self) -> None:
+        """After sign-in, where policy allows: set a PIN for quick unlocks (or not now)."""
+        from cpdesk.ui.lockscreen import PinDialog
+
+        dialog = PinDialog(LocalPin.MIN_DIGITS, LocalPin.MAX_DIGITS, self)
+        dialog.pin_chosen.connect(self._set_pin)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _set_pin(self, pin: str) -> None:
+        if self.session.state is SessionState.ACTIVE:
+            self.pin.set(pin)
 
     # -- search and record ------------------------------------------------------------
 
@@ -601,6 +644,11 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self._keys)
         super().closeEvent(event)
+
+
+def _is_ctrl(event: QKeyEvent) -> bool:
+    mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    return bool(mods == Qt.KeyboardModifier.ControlModifier)
 
 
 def _ignore(_: object) -> None:
