@@ -1,4 +1,4 @@
-"""The `cpindex` command line: seed, serve, user.
+"""The `cpindex` command line: seed, serve, user, audit.
 
 Exit codes: 0 ok, 2 usage error, 1 anything else, with a one-line message on stderr.
 """
@@ -6,9 +6,12 @@ Exit codes: 0 ok, 2 usage error, 1 anything else, with a one-line message on std
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 from cpindex.config import ServerSettings, env_float, env_int
 from cpindex.store.db import default_database_url, make_engine, upgrade
@@ -58,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", default=None)
     add.add_argument("--family-name", default=None)
     add.add_argument("--postcode-district", default=None)
+    add.add_argument("--work-start", type=_clock_time, default=None, help="HH:MM local")
+    add.add_argument("--work-end", type=_clock_time, default=None, help="HH:MM local")
     add.add_argument("--password-stdin", action="store_true", required=True)
     add.add_argument("--db", default=None)
     reset = user_commands.add_parser("reset", help="new password and TOTP secret")
@@ -70,7 +75,29 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--db", default=None)
     listing = user_commands.add_parser("list", help="list users")
     listing.add_argument("--db", default=None)
+
+    audit = commands.add_parser("audit", help="check and read the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    verify = audit_commands.add_parser("verify", help="check the hash chain; exit 1 if broken")
+    verify.add_argument("--db", default=None)
+    report = audit_commands.add_parser("report", help="accesses worth a question (misuse rules)")
+    report.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
+    report.add_argument("--db", default=None)
     return parser
+
+
+def _clock_time(raw: str) -> str:
+    try:
+        return dt.time.fromisoformat(raw).strftime("%H:%M")
+    except ValueError:
+        raise argparse.ArgumentTypeError("give the time as HH:MM") from None
+
+
+def _date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give the date as YYYY-MM-DD") from None
 
 
 def _read_password() -> str:
@@ -135,13 +162,57 @@ def _run(args: argparse.Namespace) -> int:
             settings=_settings(args),
             demo_codes=args.demo_codes,
         )
+    if args.command == "audit":
+        return _audit(args, url)
     return _user(args, url)
 
 
+def _audit(args: argparse.Namespace, url: str) -> int:
+    engine = make_engine(url)
+    try:
+        return _audit_on(args, engine)
+    finally:
+        engine.dispose()
+
+
+def _audit_on(args: argparse.Namespace, engine: Engine) -> int:
+    upgrade(engine)
+    if args.audit_command == "verify":
+        from cpindex.audit.chain import verify_chain
+
+        with engine.connect() as conn:
+            count, head, broken = verify_chain(conn)
+        if broken is not None:
+            print(
+                f"cpindex: audit chain broken at row {broken.row_id} ({broken.kind}): "
+                f"{broken.message}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"audit chain intact: {count} rows, head {head}")
+        return 0
+    from cpindex.audit.misuse import find_misuse
+
+    since = dt.datetime.combine(args.since, dt.time(), tzinfo=dt.UTC)
+    with engine.connect() as conn:
+        findings = find_misuse(conn, since)
+    for finding in findings:
+        print("\t".join(finding.columns()))
+    print(f"{len(findings)} accesses worth a question since {args.since}", file=sys.stderr)
+    return 0
+
+
 def _user(args: argparse.Namespace, url: str) -> int:
+    engine = make_engine(url)
+    try:
+        return _user_on(args, engine)
+    finally:
+        engine.dispose()
+
+
+def _user_on(args: argparse.Namespace, engine: Engine) -> int:
     from cpindex.auth import users
 
-    engine = make_engine(url)
     upgrade(engine)
     with engine.begin() as conn:
         if args.user_command == "add":
@@ -154,6 +225,7 @@ def _user(args: argparse.Namespace, url: str) -> int:
                 display_name=args.display_name,
                 family_name=args.family_name,
                 postcode_district=args.postcode_district,
+                work_hours=(args.work_start, args.work_end),
             )
             print(uri)
         elif args.user_command == "reset":
@@ -166,6 +238,17 @@ def _user(args: argparse.Namespace, url: str) -> int:
             for row in users.list_users(conn):
                 state = "disabled" if row.disabled else "active"
                 print(f"{row.username}\t{row.role}\t{row.organisation}\t{state}")
+    if args.user_command in ("unlock", "disable", "reset"):
+        from cpindex.audit import record_event
+
+        record_event(
+            engine,
+            at=dt.datetime.now(dt.UTC),
+            action=f"account-{args.user_command}",
+            outcome="success",
+            username=args.name,
+            detail={"by": "cli"},
+        )
     return 0
 
 

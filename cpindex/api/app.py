@@ -15,15 +15,20 @@ from urllib.parse import unquote
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from cpindex.api.audit_fhir import EXT, audit_bundle, audit_event_resource
 from cpindex.api.fhir import everything_bundle, searchset_bundle
 from cpindex.api.metadata import capability_statement
 from cpindex.api.middleware import RequestContextMiddleware
 from cpindex.api.outcomes import error_response, fhir_response, too_many_matches
 from cpindex.audit import record_event
+from cpindex.audit.misuse import find_misuse
+from cpindex.audit.query import find_events, find_events_by_id
+from cpindex.auth.limits import take
 from cpindex.auth.sessions import SessionInfo, SessionStore
 from cpindex.clock import Clock, SystemClock
 from cpindex.config import ServerSettings
@@ -31,6 +36,7 @@ from cpindex.errors import RequestError
 from cpindex.records import load_record, load_summaries
 from cpindex.search.engine import search_children
 from cpindex.search.params import parse_search
+from cpindex.store.db import serialised
 
 __all__ = ["ACCESS_REASONS", "Services", "create_app"]
 
@@ -65,6 +71,8 @@ class Services:
             clock,
             idle=dt.timedelta(minutes=settings.idle_minutes),
             absolute=dt.timedelta(hours=settings.absolute_hours),
+            lockout_failures=settings.lockout_failures,
+            lockout=dt.timedelta(minutes=settings.lockout_minutes),
         )
         return cls(engine, settings, clock, sessions)
 
@@ -174,10 +182,50 @@ def create_app(services: Services) -> FastAPI:
             outcome=outcome,
             request_id=request.scope.get("state", {}).get("request_id"),
             username=info.user.username if info else kw.pop("username", None),
-            role=info.user.role if info else None,
-            organisation=info.user.organisation if info else None,
+            role=info.user.role if info else kw.pop("role", None),
+            organisation=info.user.organisation if info else kw.pop("organisation", None),
             **kw,
         )
+
+    def lock_out(request: Request, username: str) -> None:
+        minutes = services.settings.lockout_minutes
+        detail = {"minutes": minutes, "failures": services.settings.lockout_failures}
+        audit(request, None, "lock-out", "success", username=username, detail=detail)
+
+    def audit_limited(
+        request: Request, info: SessionInfo, kind: str, limit: int, **kw: Any
+    ) -> None:
+        """Spend one `kind` request and write its audit row in one serialised transaction.
+
+        Done after the work (a search costs less than a second commit would), before the
+        answer: over the limit, the row says so and the caller gets 429, not the results.
+        """
+        for attempt in (1, 2):
+            try:
+                with serialised(services.engine) as conn:
+                    now = services.clock.now()
+                    wait = take(conn, info.user.user_id, kind, limit, now)
+                    if wait is not None:
+                        kw["detail"] = {
+                            k: v for k, v in kw.get("detail", {}).items() if k != "results"
+                        }
+                        audit(request, info, kind, "rate-limited", conn=conn, **kw)
+                    else:
+                        audit(request, info, kind, kw.pop("outcome", "success"), conn=conn, **kw)
+                break
+            except IntegrityError:  # two processes created the same counter row at once
+                if attempt == 2:
+                    raise
+        if wait is not None:
+            raise RequestError(
+                429,
+                "throttled",
+                "TOO_MANY_REQUESTS",
+                f"Too many {kind}es this minute: wait {wait} seconds and try again."
+                if kind == "search"
+                else f"Too many records opened this minute: wait {wait} seconds and try again.",
+                headers={"Retry-After": str(wait)},
+            )
 
     async def json_body(request: Request) -> dict[str, Any]:
         if request.headers.get("content-type", "").split(";")[0].strip() not in (
@@ -213,13 +261,18 @@ def create_app(services: Services) -> FastAPI:
         username = text_field(body, "username")
         password = text_field(body, "password")
         otp = text_field(body, "otp")
-        result = await run_in_threadpool(services.sessions.sign_in, username, password, otp)
-        if result is None:
+        result = await run_in_threadpool(services.sessions.attempt, username, password, otp)
+        if result.token is None or result.info is None:
+            outcome = "locked" if result.failure == "locked" else "failure"
+            who = result.user
             await run_in_threadpool(
-                audit, request, None, "sign-in", "failure", username=username[:100]
-            )
+                audit, request, None, "sign-in", outcome, username=username[:100],
+                role=who.role if who else None, organisation=who.organisation if who else None,
+            )  # fmt: skip
+            if result.failure == "locked-now":
+                await run_in_threadpool(lock_out, request, username[:100])
             raise RequestError(401, "login", "ACCESS_DENIED", _SIGN_IN_FAILED)
-        token, info = result
+        token, info = result.token, result.info
         await run_in_threadpool(audit, request, info, "sign-in", "success")
         answer = {"token": token, "token_type": "Bearer", **_session_body(info)}
         request.scope.setdefault("state", {})["response_headers"] = {
@@ -238,8 +291,10 @@ def create_app(services: Services) -> FastAPI:
         """Re-check the password for a locked client without a new session."""
         info = await run_in_threadpool(authenticate, request)
         password = text_field(await json_body(request), "password")
-        ok = await run_in_threadpool(services.sessions.unlock, info, password)
+        ok, locked_now = await run_in_threadpool(services.sessions.unlock, info, password)
         await run_in_threadpool(audit, request, info, "unlock", "success" if ok else "failure")
+        if locked_now:
+            await run_in_threadpool(lock_out, request, info.user.username)
         if not ok:
             raise RequestError(401, "login", "ACCESS_DENIED", "The password is not right.")
         return fhir_response({"unlocked": True})
@@ -266,15 +321,19 @@ def create_app(services: Services) -> FastAPI:
     ) -> Response:
         """Search as PDS does; a searchset Bundle ranked by search.score, or too-many-matches."""
         info = authenticate(request)
-        query = parse_search(list(request.query_params.multi_items()))
-        with services.engine.begin() as conn:
+        try:
+            query = parse_search(list(request.query_params.multi_items()))
+        except RequestError as error:
+            audit(request, info, "search", "refused", detail={"error": error.pds_code})
+            raise
+        with services.engine.connect() as conn:
             matches = search_children(conn, query)
             if len(matches) > query.max_results:
                 rows = {}
             else:
                 rows = load_summaries(conn, [m.child_pk for m in matches])
-            detail = {"parameters": query.audit_parameters(), "results": len(matches)}
-            audit(request, info, "search", "success", conn=conn, detail=detail)
+        detail = {"parameters": query.audit_parameters(), "results": len(matches)}
+        audit_limited(request, info, "search", services.settings.search_limit, detail=detail)
         if len(matches) > query.max_results:
             return too_many_matches(query.max_results)
         entries = [(rows[m.child_pk], m.score) for m in matches if m.child_pk in rows]
@@ -290,42 +349,80 @@ def create_app(services: Services) -> FastAPI:
     ) -> Response:
         """The child's record as a collection Bundle; needs a reason for access."""
         info = authenticate(request)
-        code = (reason or "").strip().lower()
         try:
-            text = unquote(reason_text or "", errors="strict").strip()
-        except UnicodeDecodeError:
-            raise RequestError(
-                400, "value", "INVALID_VALUE", "Percent-encode the reason text as UTF-8."
-            ) from None
-        if code not in ACCESS_REASONS:
-            raise RequestError(
-                400,
-                "required",
-                "MISSING_ACCESS_REASON",
-                "Say why you are opening this record: send X-Access-Reason with one of "
-                + ", ".join(ACCESS_REASONS)
-                + ".",
-            )
-        if len(text) > _MAX_REASON_TEXT:
-            raise RequestError(
-                400, "value", "INVALID_VALUE", "The reason text is too long (500 at most)."
-            )
-        if code == "other" and not text:
-            raise RequestError(
-                400,
-                "required",
-                "MISSING_ACCESS_REASON",
-                "With the reason 'other', say why in X-Access-Reason-Text.",
-            )
+            code, text = _access_reason(reason, reason_text)
+        except RequestError as error:
+            audit(
+                request, info, "view", "refused", patient_id=patient_id[:36],
+                detail={"error": error.pds_code},
+            )  # fmt: skip
+            raise
         with services.engine.connect() as conn:
             record = load_record(conn, patient_id[:64])
         detail = {"reason": code, "reason_text": text}
+        limit = services.settings.view_limit
         if record is None:
-            audit(request, info, "view", "not-found", patient_id=patient_id[:36], detail=detail)
+            audit_limited(
+                request, info, "view", limit, outcome="not-found",
+                patient_id=patient_id[:36], detail=detail,
+            )  # fmt: skip
             raise RequestError(404, "not-found", "RESOURCE_NOT_FOUND", "No child has that id.")
-        audit(request, info, "view", "success", patient_id=patient_id, detail=detail)
+        audit_limited(request, info, "view", limit, patient_id=patient_id, detail=detail)
         phone = services.settings.index_team_phone
         return fhir_response(everything_bundle(record, phone, services.clock.now()))
+
+    @app.get("/AuditEvent", tags=["audit"])
+    def audit_events(
+        request: Request,
+        agent: Annotated[str | None, Query()] = None,
+        patient: Annotated[str | None, Query()] = None,
+        count: Annotated[str | None, Query(alias="_count")] = None,
+    ) -> Response:
+        """Access history: `agent=me` for anyone; `agent=USER`, `patient=ID`: index team."""
+        info = authenticate(request)
+        username, patient_id, limit = _audit_query(request, info)
+        if (username != info.user.username or patient_id is not None) and (
+            info.user.role != "index-team"
+        ):
+            audit(request, info, "audit-read", "denied")
+            raise RequestError(
+                403,
+                "forbidden",
+                "ACCESS_DENIED",
+                "Only the index team may read another user's or a child's access history.",
+            )
+        with services.engine.connect() as conn:
+            rows = find_events(conn, username=username, patient_id=patient_id, limit=limit)
+        detail = {"agent": username, "patient": patient_id, "results": len(rows)}
+        audit(request, info, "audit-read", "success", detail=detail)
+        resources = [audit_event_resource(row) for row in rows]
+        return fhir_response(audit_bundle(resources, services.clock.now()))
+
+    @app.get("/AuditEvent/$misuse", tags=["audit"])
+    def misuse(request: Request, since: Annotated[str | None, Query()] = None) -> Response:
+        """Accesses worth a question since a date (default: 7 days), each with its rule."""
+        info = authenticate(request)
+        if info.user.role != "index-team":
+            audit(request, info, "misuse-report", "denied")
+            raise RequestError(
+                403, "forbidden", "ACCESS_DENIED", "Only the index team may run the misuse report."
+            )
+        start = _since(request, services.clock.now())
+        with services.engine.connect() as conn:
+            findings = find_misuse(conn, start)
+            ids = sorted({f.event_id for f in findings})
+            rows = {row["id"]: row for row in find_events_by_id(conn, ids)}
+        audit(request, info, "misuse-report", "success", detail={"results": len(findings)})
+        by_row: dict[int, list[dict[str, Any]]] = {}
+        for f in findings:
+            by_row.setdefault(f.event_id, []).extend(
+                [
+                    {"url": EXT + "misuse-rule", "valueCode": f.rule},
+                    {"url": EXT + "misuse-explanation", "valueString": f.explanation},
+                ]
+            )
+        resources = [audit_event_resource(rows[i], by_row[i]) for i in ids if i in rows]
+        return fhir_response(audit_bundle(resources, services.clock.now()))
 
     @app.get("/metadata", tags=["meta"])
     def metadata() -> Response:
@@ -333,3 +430,80 @@ def create_app(services: Services) -> FastAPI:
         return fhir_response(capability_statement(services.clock.now()))
 
     return app
+
+
+def _audit_query(request: Request, info: SessionInfo) -> tuple[str | None, str | None, int]:
+    """(username, patient id, limit) from /AuditEvent's query; strict like /Patient."""
+    items = list(request.query_params.multi_items())
+    allowed = ("agent", "patient", "_count")
+    for key, _ in items:
+        if key not in allowed:
+            raise RequestError(
+                400,
+                "structure",
+                "ADDITIONAL_PROPERTIES",
+                f"'{key[:40]}' is not a parameter here. Use agent, patient or _count.",
+            )
+        if sum(1 for k, _ in items if k == key) > 1:
+            raise RequestError(400, "value", "INVALID_VALUE", f"Give '{key}' only once.")
+    values = dict(items)
+    agent = values.get("agent", "").strip()
+    patient = values.get("patient", "").strip()
+    if not agent and not patient:
+        raise RequestError(
+            400, "required", "MISSING_VALUE", "Give agent=me, agent=USERNAME or patient=ID."
+        )
+    if len(agent) > 100 or len(patient) > 36:
+        raise RequestError(400, "value", "INVALID_VALUE", "The agent or patient is too long.")
+    raw_count = values.get("_count", "100").strip()
+    if not raw_count.isdigit() or not 1 <= int(raw_count) <= 1000:
+        raise RequestError(400, "value", "INVALID_VALUE", "_count must be from 1 to 1000.")
+    username = info.user.username if agent == "me" else (agent or None)
+    return username, patient or None, int(raw_count)
+
+
+def _since(request: Request, now: dt.datetime) -> dt.datetime:
+    items = list(request.query_params.multi_items())
+    if any(k != "since" for k, _ in items) or len(items) > 1:
+        raise RequestError(
+            400, "structure", "ADDITIONAL_PROPERTIES", "The only parameter here is since."
+        )
+    if not items:
+        return now - dt.timedelta(days=7)
+    try:
+        day = dt.date.fromisoformat(items[0][1].strip())
+    except ValueError:
+        raise RequestError(400, "value", "INVALID_VALUE", "Give since as YYYY-MM-DD.") from None
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _access_reason(reason: str | None, reason_text: str | None) -> tuple[str, str]:
+    """The reason code and its free text, checked (X-Access-Reason[-Text])."""
+    code = (reason or "").strip().lower()
+    try:
+        text = unquote(reason_text or "", errors="strict").strip()
+    except UnicodeDecodeError:
+        raise RequestError(
+            400, "value", "INVALID_VALUE", "Percent-encode the reason text as UTF-8."
+        ) from None
+    if code not in ACCESS_REASONS:
+        raise RequestError(
+            400,
+            "required",
+            "MISSING_ACCESS_REASON",
+            "Say why you are opening this record: send X-Access-Reason with one of "
+            + ", ".join(ACCESS_REASONS)
+            + ".",
+        )
+    if len(text) > _MAX_REASON_TEXT:
+        raise RequestError(
+            400, "value", "INVALID_VALUE", "The reason text is too long (500 at most)."
+        )
+    if code == "other" and not text:
+        raise RequestError(
+            400,
+            "required",
+            "MISSING_ACCESS_REASON",
+            "With the reason 'other', say why in X-Access-Reason-Text.",
+        )
+    return code, text

@@ -1,7 +1,10 @@
-"""The one place every request passes: request id, session headers, last-resort errors.
+"""The one place every request passes: request id, hostile-input gates, last-resort errors.
 
 A plain ASGI middleware (not BaseHTTPMiddleware) so it adds almost nothing per request.
-Part 2 hooks body-size limits and rate limits in here.
+Before any handler runs it refuses a query string that is too long or not UTF-8 once
+percent-decoded (400), and a body over MAX_BODY bytes whether announced by Content-Length
+or streamed (413), each with an OperationOutcome. Rate limits need the signed-in user and
+sit with the audit write (cpindex.api.app, cpindex.auth.limits).
 """
 
 from __future__ import annotations
@@ -11,17 +14,49 @@ import re
 import uuid
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cpindex.api.outcomes import error_response
 from cpindex.errors import RequestError
 
-__all__ = ["REQUEST_ID", "RequestContextMiddleware"]
+__all__ = ["MAX_BODY", "MAX_QUERY", "REQUEST_ID", "RequestContextMiddleware"]
+
+MAX_BODY = 4096
+MAX_QUERY = 2048
 
 REQUEST_ID: ContextVar[str] = ContextVar("cpindex_request_id", default="")
 _VALID_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _log = logging.getLogger("cpindex.api")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _query_problem(raw: bytes) -> RequestError | None:
+    if len(raw) > MAX_QUERY:
+        return RequestError(400, "too-long", "INVALID_VALUE", "The query is too long.")
+    try:
+        raw.decode("ascii")
+        for part in raw.replace(b"+", b" ").split(b"&"):
+            unquote_to_bytes(part).decode("utf-8")
+    except UnicodeDecodeError:
+        return RequestError(
+            400, "value", "INVALID_VALUE", "Percent-encode the query parameters as UTF-8."
+        )
+    return None
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return -1
+    return None
 
 
 class RequestContextMiddleware:
@@ -42,6 +77,20 @@ class RequestContextMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = False
+        problem = _query_problem(scope.get("query_string", b""))
+        declared = _declared_length(scope)
+        if problem is None and declared is not None and not 0 <= declared <= MAX_BODY:
+            problem = _too_large() if declared > MAX_BODY else _bad_length()
+        received = 0
+
+        async def guarded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY:
+                    raise _BodyTooLarge
+            return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
@@ -54,8 +103,15 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        if problem is not None:
+            await error_response(problem)(scope, receive, send_with_headers)
+            return
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, guarded_receive, send_with_headers)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await error_response(_too_large())(scope, receive, send_with_headers)
         except Exception as exc:  # last resort: never leak a traceback to the client
             _log.error("unhandled %s on request %s", type(exc).__name__, request_id)
             if started:
@@ -64,3 +120,11 @@ class RequestContextMiddleware:
                 RequestError(500, "exception", "SERVER_ERROR", "The index hit an error. Try again.")
             )
             await response(scope, receive, send_with_headers)
+
+
+def _too_large() -> RequestError:
+    return RequestError(413, "too-long", "INVALID_VALUE", "The request body is too large.")
+
+
+def _bad_length() -> RequestError:
+    return RequestError(400, "structure", "INVALID_VALUE", "The Content-Length is not valid.")

@@ -1,7 +1,8 @@
-"""The audit hook every sign-in, search and record view passes through.
+"""The audit hook every sign-in, search, view, unlock and sign-out passes through.
 
-Part 1 appends a plain row; part 2 adds the hash chain, AuditEvent resources and the
-misuse report behind this same function, so callers do not change.
+Rows are append-only and hash-chained (cpindex.audit.chain); the AuditEvent endpoint reads
+them back (cpindex.audit.query) and the misuse report looks for snooping in them
+(cpindex.audit.misuse).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine
 
-from cpindex.store.schema import audit_event
+from cpindex.audit.chain import append_row
+from cpindex.store.db import serialised
 
 __all__ = ["record_event"]
 
@@ -29,25 +31,25 @@ def record_event(
     organisation: str | None = None,
     patient_id: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> None:
-    """Append one audit row (action: sign-in, search, view, unlock, sign-out...).
+) -> int:
+    """Append one chained audit row (action: sign-in, search, view, unlock, sign-out...).
 
-    Given a Connection, the row joins its transaction (a search writes its audit row in
-    the transaction that read the results); given an Engine, it commits on its own.
+    Given an Engine, the row is written in its own serialised transaction. Given a
+    Connection, it must already be in one (`cpindex.store.db.serialised`), so the row
+    commits with whatever else that transaction changes (a lock-out and its audit row).
     """
-    statement = insert(audit_event).values(
-        at=at,
-        request_id=request_id,
-        username=username,
-        role=role,
-        organisation=organisation,
-        action=action,
-        outcome=outcome,
-        patient_id=patient_id,
-        detail=json.dumps(detail, sort_keys=True) if detail is not None else None,
-    )
+    values = {
+        "at": at,
+        "request_id": request_id,
+        "username": username,
+        "role": role,
+        "organisation": organisation,
+        "action": action,
+        "outcome": outcome,
+        "patient_id": patient_id,
+        "detail": json.dumps(detail, sort_keys=True) if detail is not None else None,
+    }
     if isinstance(target, Connection):
-        target.execute(statement)
-        return
-    with target.begin() as conn:
-        conn.execute(statement)
+        return append_row(target, values)
+    with serialised(target) as conn:
+        return append_row(conn, values)

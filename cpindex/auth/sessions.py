@@ -1,8 +1,12 @@
 """Bearer sessions: opaque random tokens, stored only as SHA-256, with idle and absolute expiry.
 
 Every failure to sign in looks the same to the caller (None), whether the username is
-unknown, the password or code wrong, or the account disabled; an unknown username still
-costs one Argon2 verification so timing does not tell either.
+unknown, the password or code wrong, the account disabled or locked out; an unknown
+username still costs one Argon2 verification so timing does not tell either.
+
+Lock-out: `lockout_failures` wrong sign-ins (or wrong unlock passwords) in a row lock the
+account for `lockout_minutes`; the count and the lock live in user_account, so every
+server process on the database sees them. Only the audit log tells the attempts apart.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from cpindex.auth.passwords import verify_password, verify_totp
 from cpindex.clock import Clock
+from cpindex.store.db import serialised
 from cpindex.store.schema import user_account, user_session
 
-__all__ = ["SessionInfo", "SessionStore", "SessionUser", "hash_token"]
+__all__ = ["Attempt", "SessionInfo", "SessionStore", "SessionUser", "hash_token"]
 
 
 # The idle expiry is rewritten only when it would move by this much, so a burst of calls
@@ -72,6 +77,26 @@ class SessionInfo:
     idle_timeout_seconds: int
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """What a sign-in came to. `failure`: None, "credentials", "locked" or "locked-now"
+    (this failure locked the account). The caller answers all failures alike."""
+
+    token: str | None
+    info: SessionInfo | None
+    failure: str | None
+    user: SessionUser | None = None
+
+
+@dataclass(frozen=True)
+class _Found:
+    user: SessionUser
+    password_hash: str
+    totp_secret: str
+    disabled: bool
+    locked_until: dt.datetime | None
+
+
 class SessionStore:
     """Signs users in and checks tokens; the clock is injected so tests move time."""
 
@@ -82,17 +107,21 @@ class SessionStore:
         *,
         idle: dt.timedelta = dt.timedelta(minutes=15),
         absolute: dt.timedelta = dt.timedelta(hours=10),
+        lockout_failures: int = 5,
+        lockout: dt.timedelta = dt.timedelta(minutes=15),
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._idle = idle
         self._absolute = absolute
+        self._lockout_failures = max(1, lockout_failures)
+        self._lockout = lockout
 
     @property
     def idle_timeout_seconds(self) -> int:
         return int(self._idle.total_seconds())
 
-    def _user_by_name(self, username: str) -> tuple[SessionUser, str, str, bool] | None:
+    def _user_by_name(self, username: str) -> _Found | None:
         with self._engine.connect() as conn:
             row = conn.execute(
                 select(
@@ -104,33 +133,97 @@ class SessionStore:
                     user_account.c.password_hash,
                     user_account.c.totp_secret,
                     user_account.c.disabled,
+                    user_account.c.locked_until,
                 ).where(user_account.c.username == username)
             ).first()
         if row is None:
             return None
-        return SessionUser(row[0], row[1], row[2], row[3], row[4]), row[5], row[6], bool(row[7])
+        user = SessionUser(row[0], row[1], row[2], row[3], row[4])
+        return _Found(user, row[5], row[6], bool(row[7]), row[8])
+
+    def _locked(self, found: _Found) -> bool:
+        return found.locked_until is not None and self._clock.now() < found.locked_until
 
     def check_credentials(self, username: str, password: str, otp: str) -> SessionUser | None:
         """The user when all three are right and the account is enabled, else None."""
         found = self._user_by_name(username)
-        password_ok = verify_password(found[1] if found else None, password)
-        if found is None or not password_ok:
+        password_ok = verify_password(found.password_hash if found else None, password)
+        if found is None or not password_ok or found.disabled:
             return None
-        user, _hash, secret, disabled = found
-        if disabled or not verify_totp(secret, otp, at=self._clock.now().timestamp()):
+        if not verify_totp(found.totp_secret, otp, at=self._clock.now().timestamp()):
             return None
-        return user
+        return found.user
+
+    def attempt(self, username: str, password: str, otp: str) -> Attempt:
+        """Sign in, counting failures towards the lock-out of an existing account."""
+        found = self._user_by_name(username)
+        password_ok = verify_password(found.password_hash if found else None, password)
+        if found is None:
+            return Attempt(None, None, "credentials")
+        if self._locked(found):
+            return Attempt(None, None, "locked", found.user)
+        now = self._clock.now()
+        ok = (
+            password_ok
+            and not found.disabled
+            and verify_totp(found.totp_secret, otp, at=now.timestamp())
+        )
+        if not ok:
+            locked_now = self.register_failure(found.user.user_id)
+            return Attempt(None, None, "locked-now" if locked_now else "credentials", found.user)
+        token, info = self._open_session(found.user)
+        return Attempt(token, info, None, found.user)
+
+    def register_failure(self, user_id: int) -> bool:
+        """Count one failure; True when it locks the account (the count starts again)."""
+        now = self._clock.now()
+        with serialised(self._engine) as conn:
+            return self._count_failure(conn, user_id, now)
+
+    def _count_failure(self, conn: Connection, user_id: int, now: dt.datetime) -> bool:
+        row = conn.execute(
+            select(user_account.c.failed_count, user_account.c.locked_until)
+            .where(user_account.c.id == user_id)
+            .with_for_update()
+        ).one()
+        if row[1] is not None and now < row[1]:
+            return False
+        failures = int(row[0] or 0) + 1
+        if failures >= self._lockout_failures:
+            conn.execute(
+                update(user_account)
+                .where(user_account.c.id == user_id)
+                .values(failed_count=0, locked_until=now + self._lockout)
+            )
+            conn.execute(
+                update(user_session)
+                .where(user_session.c.user_id == user_id, user_session.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            return True
+        conn.execute(
+            update(user_account).where(user_account.c.id == user_id).values(failed_count=failures)
+        )
+        return False
 
     def sign_in(self, username: str, password: str, otp: str) -> tuple[str, SessionInfo] | None:
         """A new token and its session, or None (one answer for every kind of failure)."""
-        user = self.check_credentials(username, password, otp)
-        if user is None:
+        result = self.attempt(username, password, otp)
+        if result.token is None or result.info is None:
             return None
+        return result.token, result.info
+
+    def _open_session(self, user: SessionUser) -> tuple[str, SessionInfo]:
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         absolute = now + self._absolute
         idle = min(now + self._idle, absolute)
         with self._engine.begin() as conn:
+            conn.execute(
+                update(user_account)
+                .where(user_account.c.id == user.user_id, user_account.c.failed_count != 0)
+                .values(failed_count=0)
+            )
             result = conn.execute(
                 insert(user_session).values(
                     token_hash=hash_token(token),
@@ -165,10 +258,21 @@ class SessionStore:
         user = SessionUser(row[4], row[5], row[6], row[7], row[8])
         return SessionInfo(row[0], user, idle_at, absolute_at, self.idle_timeout_seconds)
 
-    def unlock(self, session: SessionInfo, password: str) -> bool:
-        """Re-check the password of the session's user (a locked client), no new session."""
+    def unlock(self, session: SessionInfo, password: str) -> tuple[bool, bool]:
+        """Re-check the password of a locked client, no new session.
+
+        Returns (ok, locked_now): a wrong password counts towards the lock-out like a
+        failed sign-in, and the lock-out ends the user's sessions.
+        """
         found = self._user_by_name(session.user.username)
-        return verify_password(found[1] if found else None, password) and found is not None
+        ok = verify_password(found.password_hash if found else None, password)
+        if found is None:
+            return False, False
+        if self._locked(found) or found.disabled:
+            return False, False
+        if ok:
+            return True, False
+        return False, self.register_failure(found.user.user_id)
 
     def revoke(self, session: SessionInfo) -> None:
         with self._engine.begin() as conn:

@@ -59,8 +59,13 @@ def create_user(
     family_name: str | None = None,
     postcode_district: str | None = None,
     totp_secret: str | None = None,
+    work_hours: tuple[str | None, str | None] = (None, None),
 ) -> str:
-    """Add a user; returns the TOTP provisioning URI for an authenticator app."""
+    """Add a user; returns the TOTP provisioning URI for an authenticator app.
+
+    `family_name`, `postcode_district` and `work_hours` ("HH:MM" local; None means the
+    default 07:00-20:00) feed the misuse report.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not username or not password:
@@ -76,7 +81,9 @@ def create_user(
             role=role,
             organisation=organisation,
             family_name=family_name,
-            postcode_district=postcode_district,
+            postcode_district=(postcode_district or "").replace(" ", "").upper() or None,
+            work_start=work_hours[0],
+            work_end=work_hours[1],
             password_hash=hash_password(password),
             totp_secret=secret,
             disabled=False,
@@ -145,7 +152,7 @@ def disable_user(conn: Connection, username: str) -> None:
 
 
 def unlock_user(conn: Connection, username: str) -> None:
-    """Clear a lock-out (lock-out itself arrives with part 2)."""
+    """Clear a lock-out and the failure count (the `cpindex user unlock` command)."""
     uid = _require(conn, username)
     conn.execute(
         update(user_account)

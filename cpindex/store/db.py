@@ -1,14 +1,16 @@
 """Engines and schema upgrades.
 
-The only SQLite-specific code in cpindex lives in `_sqlite_pragmas` and
-`_sqlite_bulk_pragmas` below, the only PostgreSQL-specific code in `reset_sequences` (both
-marked). Everything else is portable SQLAlchemy Core, so a
+The only SQLite-specific code in cpindex lives in `_sqlite_pragmas`,
+`_sqlite_bulk_pragmas` and `serialised` below, the only PostgreSQL-specific code in
+`reset_sequences` and `serialised` (all marked). Everything else is portable SQLAlchemy Core, so a
 PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 
-__all__ = ["default_database_url", "is_sqlite", "make_engine", "reset_sequences", "upgrade"]
+__all__ = [
+    "default_database_url",
+    "is_sqlite",
+    "make_engine",
+    "reset_sequences",
+    "serialised",
+    "upgrade",
+]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -79,7 +88,33 @@ def reset_sequences(connection: Connection, tables: tuple[str, ...]) -> None:
         )
 
 
-# --- end of PostgreSQL-specific code -------------------------------------------------------
+# --- end of PostgreSQL-specific code -----------------------------------------------------
+
+
+# --- SQLite- and PostgreSQL-specific: serialised writes (the one marked place) ------------
+
+
+@contextlib.contextmanager
+def serialised(engine: Engine) -> Iterator[Connection]:
+    """A write transaction for read-modify-write of shared state (audit head, counters).
+
+    SQLite: `BEGIN IMMEDIATE` takes the database's write lock before the first read, so a
+    second process waits (busy timeout) instead of failing on a stale snapshot.
+    PostgreSQL: a plain transaction; callers lock the rows they change with
+    `SELECT ... FOR UPDATE` (`with_for_update()`) or change them with one atomic UPDATE.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+# --- end of serialised writes -----------------------------------------------------------------
 
 
 def make_engine(url: str, *, bulk_load: bool = False) -> Engine:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 __all__ = [
     "SEARCH_INDEXES",
     "UTCDateTime",
+    "audit_chain",
     "audit_event",
     "carer",
     "child",
@@ -39,6 +40,7 @@ __all__ = [
     "metadata",
     "organisation",
     "practitioner",
+    "rate_counter",
     "seed_info",
     "user_account",
     "user_session",
@@ -207,6 +209,9 @@ user_account = Table(
     Column("failed_count", Integer, nullable=False, default=0),
     Column("locked_until", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Local (Europe/London) working hours "HH:MM" for the misuse report; None = 07:00-20:00.
+    Column("work_start", String(5), nullable=True),
+    Column("work_end", String(5), nullable=True),
 )
 
 user_session = Table(
@@ -221,7 +226,8 @@ user_session = Table(
     Column("revoked_at", UTCDateTime, nullable=True),
 )
 
-# Part 1 keeps a plain append-only table; part 2 adds the hash chain and AuditEvent.
+# Append-only and hash-chained (cpindex.audit.chain): ids are consecutive, each row's
+# row_hash = SHA-256(prev_hash, its content), and audit_chain holds the head.
 audit_event = Table(
     "audit_event",
     metadata,
@@ -235,6 +241,31 @@ audit_event = Table(
     Column("outcome", String(20), nullable=False),
     Column("patient_id", String(36), nullable=True),
     Column("detail", Text, nullable=True),  # JSON: search parameters, result count, reason
+    Column("prev_hash", String(64), nullable=True),
+    Column("row_hash", String(64), nullable=True),
+    Index("ix_audit_event_username_at", "username", "at"),
+    Index("ix_audit_event_patient_at", "patient_id", "at"),
+    Index("ix_audit_event_at", "at"),
+)
+
+# One row (id 1): the last chained audit row. Appends lock it, so two server processes
+# never chain two rows to the same predecessor.
+audit_chain = Table(
+    "audit_chain",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
+# Per-user request counters for the rate limits: shared by every server process.
+rate_counter = Table(
+    "rate_counter",
+    metadata,
+    Column("user_id", Integer, ForeignKey("user_account.id"), primary_key=True),
+    Column("kind", String(10), primary_key=True, autoincrement=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
 )
 
 seed_info = Table(

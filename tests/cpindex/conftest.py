@@ -1,8 +1,15 @@
-"""Fixtures for the index's rule tests: one small seeded SQLite file per test session."""
+"""Fixtures for the index's rule tests: one small seeded store per backend and session.
+
+Every test that takes `seeded_engine` (or `api`) runs on SQLite and, when
+CPINDEX_TEST_POSTGRES_URL names a throwaway database, again on PostgreSQL: one suite,
+parametrised. `.ci/run` starts a PostgreSQL cluster and sets CPINDEX_REQUIRE_POSTGRES, so
+in CI a missing PostgreSQL fails the run instead of leaving half the suite out.
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
 import warnings
 from collections.abc import Iterator
 
@@ -11,7 +18,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from cpindex.api import Services, create_app
+from cpindex.auth.users import create_user
 from cpindex.clock import ManualClock
+from cpindex.config import ServerSettings
 from cpindex.seed.demo import DEMO_PASSWORD, demo_account
 from cpindex.seed.generate import seed_database
 from cpindex.store.db import make_engine
@@ -22,6 +31,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 SMALL_CHILDREN = 3000
+# The shared in-process API's clock never moves; limits raised (not off) for rule tests.
+RAISED = ServerSettings(search_limit=100_000, view_limit=100_000, lockout_failures=1000)
 
 
 def _fresh_postgres(url: str) -> Engine:
@@ -33,13 +44,19 @@ def _fresh_postgres(url: str) -> Engine:
     return engine
 
 
-@pytest.fixture(scope="session")
-def seeded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The rule tests' store: SQLite, or PostgreSQL when CPINDEX_TEST_POSTGRES_URL is set."""
-    postgres = os.environ.get("CPINDEX_TEST_POSTGRES_URL")
-    if postgres:
-        loader = _fresh_postgres(postgres)
-        url = postgres
+def backends() -> list[str]:
+    """sqlite always; postgresql when a test database is given."""
+    return ["sqlite"] + (["postgresql"] if os.environ.get("CPINDEX_TEST_POSTGRES_URL") else [])
+
+
+@pytest.fixture(scope="session", params=backends())
+def seeded_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """The rule tests' store, once per backend."""
+    if request.param == "postgresql":
+        url = os.environ["CPINDEX_TEST_POSTGRES_URL"]
+        loader = _fresh_postgres(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('cpindex') / 'small.db'}"
         loader = make_engine(url, bulk_load=True)
@@ -48,6 +65,39 @@ def seeded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = make_engine(url)
     yield engine
     engine.dispose()
+
+
+def engine_url(engine: Engine) -> str:
+    """The engine's URL as text a subprocess can use (password kept)."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+TEST_PASSWORD = "a long test password"
+
+
+def new_user(engine: Engine, role: str = "practitioner", **kw: object) -> tuple[str, str]:
+    """A fresh account (unique name) on the shared store: (username, TOTP secret)."""
+    name = f"t.{uuid.uuid4().hex[:12]}"
+    secret = pyotp.random_base32()
+    with engine.begin() as conn:
+        create_user(
+            conn, name, TEST_PASSWORD, role=role, organisation="Test Organisation",
+            totp_secret=secret, **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+    return name, secret
+
+
+def sign_in_as(client: TestClient, clock: ManualClock, name: str, secret: str) -> str:
+    response = client.post(
+        "/auth/session",
+        json={
+            "username": name,
+            "password": TEST_PASSWORD,
+            "otp": pyotp.TOTP(secret).at(clock.now()),
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
 
 
 def sign_in(client: TestClient, clock: ManualClock | None, username: str = "nurse.demo") -> str:
@@ -67,7 +117,7 @@ class Api:
 
     def __init__(self, engine: Engine) -> None:
         self.clock = ManualClock()
-        self.app = create_app(Services.build(engine, clock=self.clock))
+        self.app = create_app(Services.build(engine, RAISED, clock=self.clock))
         self.client = TestClient(self.app)
         self.token = sign_in(self.client, self.clock)
 

@@ -23,7 +23,22 @@ import requests
 from cpdesk.demo_certs import make_demo_certificates
 from cpindex.seed.demo import DEMO_PASSWORD, demo_account
 
-__all__ = ["RunningIndex", "free_port", "seed_index", "sign_in_token", "start_index", "totp_now"]
+__all__ = [
+    "TEST_LIMITS",
+    "RunningIndex",
+    "free_port",
+    "seed_index",
+    "sign_in_token",
+    "start_index",
+    "totp_now",
+]
+
+# Raised (never disabled) limits for test servers: suites sign in and search many times.
+TEST_LIMITS = {
+    "CPINDEX_SEARCH_LIMIT": "100000",
+    "CPINDEX_VIEW_LIMIT": "100000",
+    "CPINDEX_LOCKOUT_FAILURES": "1000",
+}
 
 _READY_TIMEOUT = 60.0
 _REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +59,7 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("CPINDEX_DATABASE_URL", None)
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(TEST_LIMITS)
     env.update(extra or {})
     return env
 

@@ -1,0 +1,157 @@
+"""The audit hash chain: append under the chain-head lock, and verify.
+
+Each row is hashed with the previous row's hash: row_hash = SHA-256(prev_hash "|" content),
+content being the row's id and every field, canonical JSON. Ids are consecutive (given
+from the head, never from a sequence), so a deleted row leaves a gap and a row added past
+the head shows. The head (audit_chain, one row) is locked for every append, so appends
+from several server processes form one chain. An attacker able to rewrite the whole
+table and the head can forge a fresh chain; export the head `verify` prints to catch that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, text, update
+
+from cpindex.store.schema import audit_chain, audit_event
+
+__all__ = ["GENESIS", "Break", "append_row", "content_of", "rechain_legacy_rows", "verify_chain"]
+
+GENESIS = "0" * 64
+_FIELDS = (
+    "at",
+    "request_id",
+    "username",
+    "role",
+    "organisation",
+    "action",
+    "outcome",
+    "patient_id",
+    "detail",
+)
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return value
+
+
+def content_of(row_id: int, values: dict[str, Any]) -> str:
+    """The canonical text hashed for a row (its id included, so renumbering shows)."""
+    return json.dumps([row_id, *(_iso(values.get(f)) for f in _FIELDS)], separators=(",", ":"))
+
+
+def _hash(prev_hash: str, content: str) -> str:
+    return hashlib.sha256(f"{prev_hash}|{content}".encode()).hexdigest()
+
+
+def append_row(conn: Connection, values: dict[str, Any]) -> int:
+    """Chain and insert one row; `conn` must be in a serialised transaction (db.serialised)."""
+    head = conn.execute(
+        select(audit_chain.c.last_id, audit_chain.c.last_hash)
+        .where(audit_chain.c.id == 1)
+        .with_for_update()
+    ).one()
+    row_id = int(head[0]) + 1
+    row_hash = _hash(head[1], content_of(row_id, values))
+    conn.execute(
+        insert(audit_event).values(id=row_id, prev_hash=head[1], row_hash=row_hash, **values)
+    )
+    conn.execute(
+        update(audit_chain).where(audit_chain.c.id == 1).values(last_id=row_id, last_hash=row_hash)
+    )
+    return row_id
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first place the chain does not hold: `kind` is edited, deleted or inserted."""
+
+    row_id: int
+    kind: str
+    message: str
+
+
+def verify_chain(conn: Connection) -> tuple[int, str, Break | None]:
+    """(rows checked, head hash, first break or None). Streams the rows."""
+    result = conn.execution_options(yield_per=5000).execute(
+        select(audit_event).order_by(audit_event.c.id)
+    )
+    try:
+        return _walk(conn, (row._mapping for row in result))
+    finally:
+        result.close()
+
+
+def _walk(conn: Connection, rows: Iterator[Any]) -> tuple[int, str, Break | None]:
+    head = conn.execute(select(audit_chain.c.last_id, audit_chain.c.last_hash)).first()
+    head_id, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+    prev_id, prev_hash = 0, GENESIS
+    count = 0
+    pending = next(rows, None)
+    while pending is not None:
+        row = pending
+        pending = next(rows, None)
+        count += 1
+        row_id = int(row["id"])
+        stored_prev, stored_hash = row["prev_hash"] or "", row["row_hash"] or ""
+        if row_id > head_id:
+            return count, head_hash, Break(row_id, "inserted", f"row {row_id} is past the head")
+        if row_id != prev_id + 1:
+            missing = prev_id + 1
+            return count, head_hash, Break(missing, "deleted", f"row {missing} is missing")
+        own_ok = _hash(stored_prev, content_of(row_id, dict(row))) == stored_hash
+        if not own_ok:
+            if _hash(stored_prev, content_of(row_id - 1, dict(row))) == stored_hash:
+                message = f"a row was inserted at {row_id - 1}, shifting the rest"
+                return count, head_hash, Break(row_id - 1, "inserted", message)
+            return count, head_hash, Break(row_id, "edited", f"row {row_id} was changed")
+        if stored_prev != prev_hash:
+            # This row is intact but does not follow its predecessor: the predecessor was
+            # changed and re-hashed, or this row was slipped in between.
+            if pending is not None and pending["prev_hash"] == prev_hash:
+                return count, head_hash, Break(row_id, "inserted", f"row {row_id} was added")
+            message = f"row {prev_id} was changed and re-hashed"
+            return count, head_hash, Break(prev_id, "edited", message)
+        prev_id, prev_hash = row_id, stored_hash
+    if prev_id < head_id:
+        missing = prev_id + 1
+        return count, head_hash, Break(missing, "deleted", f"rows from {missing} are missing")
+    if prev_hash != head_hash:
+        return count, head_hash, Break(prev_id, "edited", f"row {prev_id} does not match the head")
+    return count, head_hash, None
+
+
+def rechain_legacy_rows(conn: Connection) -> tuple[int, str]:
+    """Chain rows written before the chain existed (migration 0003), renumbering them 1..n."""
+    rows = conn.execute(
+        text(
+            "SELECT id, at, request_id, username, role, organisation, action, outcome, "
+            "patient_id, detail FROM audit_event ORDER BY id"
+        )
+    ).all()
+    prev_hash, new_id = GENESIS, 0
+    for row in rows:
+        new_id += 1
+        values = dict(zip(("old_id", *_FIELDS), row, strict=True))
+        at = values["at"]
+        if isinstance(at, str):
+            at = dt.datetime.fromisoformat(at)
+        values["at"] = at
+        row_hash = _hash(prev_hash, content_of(new_id, values))
+        conn.execute(
+            text("UPDATE audit_event SET id = :new, prev_hash = :p, row_hash = :h WHERE id = :old"),
+            {"new": -new_id, "p": prev_hash, "h": row_hash, "old": values["old_id"]},
+        )
+        prev_hash = row_hash
+    conn.execute(text("UPDATE audit_event SET id = -id WHERE id < 0"))
+    return new_id, prev_hash
