@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -59,6 +60,7 @@ from cpdesk.ui.statusbar import SessionStatusBar, format_time_left
 from cpdesk.ui.workers import TaskRunner
 
 if TYPE_CHECKING:  # the other screens are imported when first needed: sign-in paints sooner
+    from cpdesk.ui.lockscreen import LockScreen
     from cpdesk.ui.work_page import WorkPage
 
 __all__ = [
@@ -68,7 +70,6 @@ __all__ = [
     "LockPanel",
     "MainWindow",
     "WorkState",
-    "default_lock_panel",
 ]
 
 log = logging.getLogger(__name__)
@@ -118,9 +119,6 @@ class LockPanel(Protocol):
     def set_checking(self, busy: bool) -> None: ...
 
 
-LockPanelFactory = Callable[[UserInfo, dt.datetime | None], QWidget]
-
-
 @dataclass
 class WorkState:
     """The child data fetched this session, in memory only, to redraw after an unlock."""
@@ -133,16 +131,6 @@ class WorkState:
     showing_record: bool = False
     last_reason: AccessReason | None = None
     extra: dict[str, object] = field(default_factory=dict)
-
-
-def default_lock_panel(user: UserInfo, locked_at: dt.datetime | None) -> QWidget:
-    """The privacy screen's panel (ui/lockscreen.py), filled for this lock."""
-
-    from cpdesk.ui.lockscreen import LockScreen
-
-    panel = LockScreen(APP_TITLE)
-    panel.show_locked(user, locked_at)
-    return panel
 
 
 class _KeyWatch(QObject):
@@ -193,7 +181,6 @@ class MainWindow(QMainWindow):
         copy: Callable[[str], None],
         clear_clipboard: Callable[[], object] = lambda: None,
         cache: RecordCache | None = None,
-        lock_panel_factory: LockPanelFactory | None = None,
         settings_factory: Callable[[QWidget], QDialog] | None = None,
         lock_on_minimise: bool = True,
         lock_on_focus_loss: bool = False,
@@ -209,7 +196,6 @@ class MainWindow(QMainWindow):
         self._copy = copy
         self._clear_clipboard = clear_clipboard
         self._cache = cache
-        self._lock_panel_factory: LockPanelFactory = lock_panel_factory or default_lock_panel
         self._settings_factory = settings_factory
         self._lock_on_minimise = lock_on_minimise
         self._lock_on_focus_loss = lock_on_focus_loss
@@ -217,7 +203,8 @@ class MainWindow(QMainWindow):
         self.pin = LocalPin()  # its hash only, in memory, for this sign-in
         self.state = WorkState()
         self.work: WorkPage | None = None
-        self.lock_panel: QWidget | None = None
+        self.lock_panel: LockScreen | None = None  # the panel while locked, else None
+        self._lock_screen: LockScreen | None = None  # built once, refilled for each lock
         self.setWindowTitle(APP_TITLE)
         self.resize(1280, 820)
         self.pages = QStackedWidget()
@@ -240,6 +227,12 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
+        # The tick finds a passed deadline up to TICK_MS late; this one-shot fires on the
+        # idle deadline itself once it is closer than a tick (activity only delays it).
+        self._deadline = QTimer(self)
+        self._deadline.setSingleShot(True)
+        self._deadline.setTimerType(Qt.TimerType.PreciseTimer)
+        self._deadline.timeout.connect(self._tick)
         self.signin.focus_first()
 
     # -- session transitions --------------------------------------------------------
@@ -259,6 +252,7 @@ class MainWindow(QMainWindow):
         if user is not None:
             self.status.set_user(user.display_name, user.role, user.organisation)
         self._build_work()
+        self._panel()  # built now, so a lock never waits for it
         if restore:
             self._restore_work()
         elif self.work is not None:
@@ -267,7 +261,11 @@ class MainWindow(QMainWindow):
                 self._offer_pin()
 
     def _render_locked(self) -> None:
-        """Same turn as the lock: empty and destroy child data, close dialogs, show the panel."""
+        """Same turn as the lock: empty and destroy child data, close dialogs, show the panel.
+
+        Ends with a synchronous repaint, so the window (and the taskbar or switcher
+        thumbnail taken from it) shows the panel before any other event is handled.
+        """
         self.setWindowTitle(LOCKED_TITLE)
         self.runner.drop()
         self._close_dialogs()
@@ -277,20 +275,25 @@ class MainWindow(QMainWindow):
         user = self.session.user
         if user is None or self.lock_panel is not None:
             return
-        panel = self._lock_panel_factory(user, self.session.locked_at)
-        panel.unlock_requested.connect(self._unlock)  # type: ignore[attr-defined]
-        if self._allow_pin and self.pin.is_set:
-            _call(panel, "set_pin_allowed", True)
-            panel.pin_unlock_requested.connect(self._unlock_with_pin)  # type: ignore[attr-defined]
-        sign_out = getattr(panel, "sign_out_requested", None)
-        if sign_out is not None:
-            sign_out.connect(lambda: self.session.sign_out(SignOutReason.USER))
+        panel = self._panel()
+        panel.show_locked(user, self.session.locked_at)
+        panel.set_pin_allowed(self._allow_pin and self.pin.is_set)
         self.lock_panel = panel
-        self.pages.addWidget(panel)
         self.pages.setCurrentWidget(panel)
-        focus = getattr(panel, "focus_first", None)
-        if callable(focus):
-            focus()
+        panel.focus_first()
+        self.repaint()
+
+    def _panel(self) -> LockScreen:
+        if self._lock_screen is None:
+            from cpdesk.ui.lockscreen import LockScreen
+
+            panel = LockScreen(APP_TITLE)
+            panel.unlock_requested.connect(self._unlock)
+            panel.pin_unlock_requested.connect(self._unlock_with_pin)
+            panel.sign_out_requested.connect(lambda: self.session.sign_out(SignOutReason.USER))
+            self.pages.addWidget(panel)
+            self._lock_screen = panel
+        return self._lock_screen
 
     def _render_signed_out(self, reason: SignOutReason) -> None:
         self.setWindowTitle(APP_TITLE)
@@ -337,18 +340,17 @@ class MainWindow(QMainWindow):
         work, self.work = self.work, None
         if work is None:
             return
-        work.wipe()
+        work.wipe()  # every text with child data goes now, in this turn
         self.pages.removeWidget(work)
         work.hide()
-        work.setParent(None)
+        # Destroyed in a later turn, after the lock panel is painted. No setParent(None):
+        # turning a page into a hidden top-level re-polishes its whole tree (~50 ms).
         work.deleteLater()
 
     def _drop_lock_panel(self) -> None:
         panel, self.lock_panel = self.lock_panel, None
         if panel is not None:
-            self.pages.removeWidget(panel)
-            panel.hide()
-            panel.deleteLater()
+            panel.show_locked(None, None)  # the panel stays, hidden and empty
 
     def _close_dialogs(self) -> None:
         for dialog in self.findChildren(QDialog):
@@ -611,6 +613,9 @@ class MainWindow(QMainWindow):
     def _tick(self) -> None:
         self.session.tick()
         if self.session.state is SessionState.ACTIVE:
+            left_ms = self.session.idle_seconds_left() * 1000
+            if left_ms < TICK_MS + 50 and not self._deadline.isActive():
+                self._deadline.start(math.ceil(left_ms))
             absolute = self.session.absolute_seconds_left()
             self.status.update_time(absolute, self.session.idle_seconds_left())
             if self.work is not None:
@@ -639,6 +644,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()
+        self._deadline.stop()
         self.session.sign_out(SignOutReason.QUIT)
         app = QApplication.instance()
         if app is not None:
