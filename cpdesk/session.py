@@ -126,6 +126,13 @@ class Session:
         return self._idle_lock_seconds
 
     @property
+    def signs_out_at(self) -> dt.datetime | None:
+        """Wall-clock time a lock left alone ends in sign-out; None unless locked."""
+        if self._locked_at is None:
+            return None
+        return self._locked_at + dt.timedelta(seconds=self._lock_to_logout_seconds)
+
+    @property
     def unlock_failures(self) -> int:
         """Wrong unlock attempts since the last lock was lifted."""
         return self._unlock_failures

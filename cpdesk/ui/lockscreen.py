@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from cpdesk.records import UserInfo
 
-__all__ = ["LockScreen", "PinDialog", "format_locked_at"]
+__all__ = ["LockScreen", "PinDialog", "format_hint", "format_locked_at"]
 
 PANEL_PT = 14  # larger than body text: read from a step away in a busy A&E
 
@@ -45,6 +45,15 @@ PANEL_PT = 14  # larger than body text: read from a step away in a busy A&E
 def format_locked_at(locked_at: dt.datetime) -> str:
     """'Locked at 14:02' in the machine's local time."""
     return f"Locked at {locked_at.astimezone().strftime('%H:%M')}"
+
+
+def format_hint(signs_out_at: dt.datetime | None, *, pin: bool = False) -> str:
+    """What to do, and by when, for someone coming back to the screen."""
+    what = "your PIN or password" if pin else "your password"
+    text = f"Enter {what} to carry on where you left off."
+    if signs_out_at is not None:
+        text += f" If nobody unlocks it, cpdesk signs out at {signs_out_at.astimezone():%H:%M}."
+    return text
 
 
 def _role(widget: QWidget, role: str) -> None:
@@ -62,6 +71,7 @@ class LockScreen(QWidget):
         super().__init__(parent)
         self.setObjectName("lockScreen")
         self._allow_pin = False
+        self._signs_out_at: dt.datetime | None = None
         self.setAccessibleName(f"{app_name} is locked")
         font = QFont(self.font())
         font.setPointSize(PANEL_PT)
@@ -82,6 +92,9 @@ class LockScreen(QWidget):
         self.user_label.setWordWrap(True)
         self.locked_label = QLabel()
         self.locked_label.setAccessibleName("Locked at")
+        self.hint = QLabel()
+        self.hint.setAccessibleName("What to do")
+        self.hint.setWordWrap(True)
 
         self.password_label = QLabel("&Password")
         self.password = QLineEdit()
@@ -118,6 +131,7 @@ class LockScreen(QWidget):
             self.heading,
             self.user_label,
             self.locked_label,
+            self.hint,
             self.password_label,
             self.password,
             self.pin_label,
@@ -153,6 +167,7 @@ class LockScreen(QWidget):
         locked_at: dt.datetime | None,
         *,
         allow_pin: bool = False,
+        signs_out_at: dt.datetime | None = None,
     ) -> None:
         """Fill the panel for a new lock: empty fields, no message, focus on the password."""
         if user is None:
@@ -160,6 +175,9 @@ class LockScreen(QWidget):
         else:
             self.user_label.setText(f"Signed in as {user.display_name}, {user.organisation}")
         self.locked_label.setText(format_locked_at(locked_at) if locked_at else "")
+        self._signs_out_at = signs_out_at
+        self.hint.setText(format_hint(signs_out_at, pin=allow_pin) if user is not None else "")
+        self.hint.setVisible(user is not None)
         self.pin_label.setVisible(allow_pin)
         self.pin.setVisible(allow_pin)
         self._allow_pin = allow_pin
@@ -174,6 +192,8 @@ class LockScreen(QWidget):
         self.pin_label.setVisible(allow)
         self.pin.setVisible(allow)
         self._allow_pin = allow
+        if self.hint.text():
+            self.hint.setText(format_hint(self._signs_out_at, pin=allow))
         (self.pin if allow else self.password).setFocus(Qt.FocusReason.OtherFocusReason)
 
     def focus_first(self) -> None:

@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
         if user is None or self.lock_panel is not None:
             return
         panel = self._panel()
-        panel.show_locked(user, self.session.locked_at)
+        panel.show_locked(user, self.session.locked_at, signs_out_at=self.session.signs_out_at)
         panel.set_pin_allowed(self._allow_pin and self.pin.is_set)
         self.lock_panel = panel
         self.pages.setCurrentWidget(panel)

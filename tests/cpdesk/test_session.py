@@ -489,3 +489,13 @@ def test_local_pin_round_trip() -> None:
 def test_local_pin_rejects_non_pins(bad: str) -> None:
     with pytest.raises(ValueError):
         LocalPin().set(bad)
+
+
+def test_signs_out_at_is_the_lock_time_plus_the_lock_to_logout_limit(
+    session: Session, clock: FakeClock
+) -> None:
+    assert session.signs_out_at is None
+    signed_in(session).lock(LockReason.MANUAL)
+    assert session.signs_out_at == clock.wall() + dt.timedelta(seconds=900)
+    session.sign_out()
+    assert session.signs_out_at is None

@@ -166,6 +166,11 @@ def test_pin_set_after_sign_in_unlocks_locally_and_is_gone_after_sign_out(
     assert_privacy_screen(win)
     panel = win.lock_panel
     assert panel.pin.isVisibleTo(win) and panel.password.isVisibleTo(win)
+    assert panel.hint.text() == (
+        "Enter your PIN or password to carry on where you left off. "
+        "If nobody unlocks it, cpdesk signs out at "
+        f"{win.session.signs_out_at.astimezone():%H:%M}."
+    )
     enter_pin(qtbot, win, "1111")
     assert win.session.state is SessionState.LOCKED
     assert "PIN is not right. 4 tries left" in panel.message.text()
