@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import unquote
@@ -24,6 +25,7 @@ from cpindex.api.audit_fhir import EXT, audit_bundle, audit_event_resource
 from cpindex.api.fhir import everything_bundle, searchset_bundle
 from cpindex.api.metadata import capability_statement
 from cpindex.api.middleware import RequestContextMiddleware
+from cpindex.api.openapi import install_openapi
 from cpindex.api.outcomes import error_response, fhir_response, too_many_matches
 from cpindex.audit import record_event
 from cpindex.audit.misuse import find_misuse
@@ -50,6 +52,7 @@ ACCESS_REASONS = (
     "other",
 )
 _MAX_BODY = 4096
+_INDEX_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _MAX_REASON_TEXT = 500
 
 
@@ -252,6 +255,8 @@ def create_app(services: Services) -> FastAPI:
             raise RequestError(400, "required", "MISSING_VALUE", f"Give '{name}' as text.")
         if len(value) > 1024:
             raise RequestError(400, "value", "INVALID_VALUE", f"'{name}' is too long.")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise RequestError(400, "value", "INVALID_VALUE", f"'{name}' holds control characters.")
         return value
 
     @app.post("/auth/session", status_code=201, tags=["auth"], openapi_extra=_SIGN_IN_OPENAPI)
@@ -350,10 +355,13 @@ def create_app(services: Services) -> FastAPI:
         """The child's record as a collection Bundle; needs a reason for access."""
         info = authenticate(request)
         try:
+            if not _INDEX_ID.match(patient_id):
+                raise RequestError(400, "value", "INVALID_VALUE", "That is not an index id.")
             code, text = _access_reason(reason, reason_text)
         except RequestError as error:
             audit(
-                request, info, "view", "refused", patient_id=patient_id[:36],
+                request, info, "view", "refused",
+                patient_id=patient_id[:36] if _INDEX_ID.match(patient_id) else None,
                 detail={"error": error.pds_code},
             )  # fmt: skip
             raise
@@ -429,6 +437,7 @@ def create_app(services: Services) -> FastAPI:
         """The CapabilityStatement."""
         return fhir_response(capability_statement(services.clock.now()))
 
+    install_openapi(app)
     return app
 
 

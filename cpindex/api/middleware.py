@@ -1,10 +1,10 @@
 """The one place every request passes: request id, hostile-input gates, last-resort errors.
 
 A plain ASGI middleware (not BaseHTTPMiddleware) so it adds almost nothing per request.
-Before any handler runs it refuses a query string that is too long or not UTF-8 once
-percent-decoded (400), and a body over MAX_BODY bytes whether announced by Content-Length
-or streamed (413), each with an OperationOutcome. Rate limits need the signed-in user and
-sit with the audit write (cpindex.api.app, cpindex.auth.limits).
+Before any handler runs it refuses a query string that is too long, not UTF-8 once
+percent-decoded or holding control characters (400), and a body over MAX_BODY bytes,
+announced by Content-Length or streamed (413), each with an OperationOutcome. Rate
+limits need the signed-in user and sit with the audit write (cpindex.api.app, cpindex.auth.limits).
 """
 
 from __future__ import annotations
@@ -41,7 +41,12 @@ def _query_problem(raw: bytes) -> RequestError | None:
     try:
         raw.decode("ascii")
         for part in raw.replace(b"+", b" ").split(b"&"):
-            unquote_to_bytes(part).decode("utf-8")
+            decoded = unquote_to_bytes(part)
+            decoded.decode("utf-8")
+            if any(byte < 0x20 or byte == 0x7F for byte in decoded):
+                return RequestError(
+                    400, "value", "INVALID_VALUE", "The query holds control characters."
+                )
     except UnicodeDecodeError:
         return RequestError(
             400, "value", "INVALID_VALUE", "Percent-encode the query parameters as UTF-8."

@@ -1,0 +1,128 @@
+"""The served OpenAPI, told the truth: FHIR JSON bodies, OperationOutcome errors, bearer auth.
+
+FastAPI describes every answer as `application/json` and adds 422 validation errors we
+never send (bad input is a 400 OperationOutcome). This rewrites each operation's responses
+once, so clients and schemathesis check against what the server really answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from cpindex.api.outcomes import FHIR_JSON
+
+__all__ = ["install_openapi"]
+
+_OUTCOME = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {"type": "string"},
+                    "code": {"type": "string"},
+                    "diagnostics": {"type": "string"},
+                    "details": {"type": "object"},
+                },
+            },
+        },
+    },
+}
+
+
+def _resource(*types: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["resourceType"],
+        "properties": {"resourceType": {"type": "string", "enum": list(types)}},
+    }
+
+
+_SESSION = {
+    "type": "object",
+    "required": ["idle_expires_at", "absolute_expires_at", "idle_timeout_seconds", "user"],
+    "properties": {
+        "token": {"type": "string"},
+        "token_type": {"type": "string"},
+        "idle_expires_at": {"type": "string"},
+        "absolute_expires_at": {"type": "string"},
+        "idle_timeout_seconds": {"type": "integer"},
+        "user": {"type": "object"},
+    },
+}
+# (method, path) -> (success status, body schema or None for no body, description)
+_SUCCESS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] = {
+    ("get", "/auth/session"): ("200", _SESSION, "The current session"),
+    ("post", "/auth/session"): ("201", _SESSION, "Signed in: the bearer token and its expiry"),
+    ("delete", "/auth/session"): ("204", None, "Signed out"),
+    ("post", "/auth/unlock"): (
+        "200",
+        {
+            "type": "object",
+            "required": ["unlocked"],
+            "properties": {"unlocked": {"type": "boolean"}},
+        },
+        "The password was right",
+    ),
+    ("get", "/Patient"): (
+        "200",
+        _resource("Bundle", "OperationOutcome"),
+        "A searchset Bundle, or an OperationOutcome TOO_MANY_MATCHES (no list)",
+    ),
+    ("get", "/Patient/{patient_id}/$everything"): ("200", _resource("Bundle"), "The record"),
+    ("get", "/AuditEvent"): ("200", _resource("Bundle"), "A searchset Bundle of AuditEvents"),
+    ("get", "/AuditEvent/$misuse"): (
+        "200",
+        _resource("Bundle"),
+        "AuditEvents worth a question, each with its misuse-rule extensions",
+    ),
+    ("get", "/metadata"): ("200", _resource("CapabilityStatement"), "The CapabilityStatement"),
+}
+_PUBLIC = {("post", "/auth/session"), ("get", "/metadata")}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make `app.openapi()` describe FHIR answers (call once, after the routes exist)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        for path, operations in spec.get("paths", {}).items():
+            for method, operation in operations.items():
+                status, body, description = _SUCCESS.get(
+                    (method, path), ("200", _resource("Bundle"), "Success")
+                )
+                success: dict[str, Any] = {"description": description}
+                if body is not None:
+                    success["content"] = {FHIR_JSON: {"schema": body}}
+                operation["responses"] = {
+                    status: success,
+                    "default": {
+                        "description": "An OperationOutcome (400, 401, 403, 404, 405, 413, "
+                        "429 with Retry-After, 500)",
+                        "content": {FHIR_JSON: {"schema": _OUTCOME}},
+                    },
+                }
+                if (method, path) not in _PUBLIC:
+                    operation["security"] = [{"bearer": []}]
+        components = spec.setdefault("components", {})
+        schemas = components.get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        if not schemas:
+            components.pop("schemas", None)
+        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
