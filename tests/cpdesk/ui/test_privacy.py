@@ -80,7 +80,12 @@ def make_window(qtbot, api, clock, tmp_path):
     made: list[MainWindow] = []
     policy = load_policy(tmp_path / "none", environ={})
 
-    def factory(*, allow_pin: bool = False, clipboard: SensitiveClipboard | None = None):
+    def factory(
+        *,
+        allow_pin: bool = False,
+        clipboard: SensitiveClipboard | None = None,
+        lock_on_focus_loss: bool = False,
+    ):
         session = Session(clock, idle_lock_seconds=120, lock_to_logout_seconds=900)
         copied: list[str] = []
         win = MainWindow(
@@ -101,6 +106,7 @@ def make_window(qtbot, api, clock, tmp_path):
                 parent=parent,
             ),
             allow_pin_unlock=allow_pin,
+            lock_on_focus_loss=lock_on_focus_loss,
         )
         qtbot.addWidget(win)
         win.show()
@@ -218,6 +224,31 @@ def test_no_pin_offered_when_policy_does_not_allow_it(qtbot, make_window) -> Non
     assert win.findChild(PinDialog) is None
     win.session.lock(LockReason.MANUAL)
     assert not win.lock_panel.pin.isVisibleTo(win)
+
+
+# -- triggers ------------------------------------------------------------------------------
+
+
+def test_the_toolbar_lock_button_locks(qtbot, make_window) -> None:
+    win = make_window()
+    signed_in(qtbot, win)
+    search(qtbot, win)
+    open_first(qtbot, win)
+    qtbot.mouseClick(win.work.lock_button, Qt.MouseButton.LeftButton)
+    assert_privacy_screen(win)
+    assert win.session.lock_reason is LockReason.MANUAL
+
+
+@pytest.mark.parametrize("policy_on", [True, False])
+def test_focus_loss_locks_only_when_policy_says_so(qtbot, make_window, policy_on) -> None:
+    win = make_window(lock_on_focus_loss=policy_on)
+    signed_in(qtbot, win)
+    app = QApplication.instance()
+    app.focusWindowChanged.emit(win.windowHandle())  # focus moves inside cpdesk: no lock
+    assert win.session.state is SessionState.ACTIVE
+    app.focusWindowChanged.emit(None)  # what Qt reports when another app takes focus
+    expected = SessionState.LOCKED if policy_on else SessionState.ACTIVE
+    assert win.session.state is expected
 
 
 # -- nothing vetoes or delays a lock -------------------------------------------------------
