@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QMainWindow,
     QStackedWidget,
+    QToolTip,
     QWidget,
 )
 
@@ -353,7 +354,16 @@ class MainWindow(QMainWindow):
             panel.show_locked(None, None)  # the panel stays, hidden and empty
 
     def _close_dialogs(self) -> None:
-        for dialog in self.findChildren(QDialog):
+        """Every dialog, menu and tooltip goes: ours, and any top-level one of the app."""
+        QToolTip.hideText()
+        popup = QApplication.activePopupWidget()
+        while popup is not None:
+            popup.close()
+            next_popup = QApplication.activePopupWidget()
+            popup = None if next_popup is popup else next_popup
+        dialogs = set(self.findChildren(QDialog))
+        dialogs.update(w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog))
+        for dialog in dialogs:
             dialog.reject()
             dialog.hide()
             dialog.setParent(None)

@@ -12,7 +12,7 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QClipboard, QGuiApplication
-from PySide6.QtWidgets import QApplication, QDialog, QPushButton
+from PySide6.QtWidgets import QApplication, QDialog, QMenu, QPushButton
 
 from cpdesk.app import Connection, build_app
 from cpdesk.clock import FakeClock
@@ -274,6 +274,25 @@ def test_ctrl_l_in_the_settings_dialog_locks_at_once(qtbot, make_window) -> None
     (dialog,) = open_dialogs(win)
     ctrl_l(qtbot, dialog.table)
     assert_privacy_screen(win)
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support (raise|grabbing)")
+def test_lock_closes_menus_and_dialogs_that_are_not_children_of_the_window(
+    qtbot, make_window
+) -> None:
+    win = make_window()
+    signed_in(qtbot, win)
+    search(qtbot, win)
+    menu = QMenu(win.work.results.table)
+    menu.addAction("Copy Olivia Zebedeeson")
+    menu.popup(win.mapToGlobal(win.rect().center()))
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is menu)
+    stray = QDialog()  # e.g. a message box someone opened without a parent
+    stray.setWindowTitle("Olivia Zebedeeson")
+    stray.show()
+    win.session.lock(LockReason.OS_LOCK)
+    assert QApplication.activePopupWidget() is None
+    assert not menu.isVisible() and not stray.isVisible()
 
 
 def test_panic_key_inside_a_dialog_locks(qtbot, make_window, clock) -> None:
