@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -334,13 +335,21 @@ def test_minimise_locks(qtbot, make_locking_app, index_server) -> None:
     assert app.window.work is None
 
 
-def stalling_proxy(index: RunningIndex, certs_dir: Path) -> LoopbackServer:
-    """Forwards everything to the real index except searches, which hang forever."""
+def stalling_proxy(
+    index: RunningIndex, certs_dir: Path, hold_unlock: threading.Event | None = None
+) -> LoopbackServer:
+    """Forwards everything to the real index except searches, which hang forever.
+
+    With `hold_unlock`, `POST /auth/unlock` waits for that event, then goes to the real
+    index: a late, real answer.
+    """
     from cpdesk.demo_certs import make_demo_certificates
 
     def respond(req: RawRequest) -> bytes:
         if req.target.startswith("/Patient"):
             return STALL
+        if req.target.startswith("/auth/unlock") and hold_unlock is not None:
+            hold_unlock.wait(30)
         headers = {k: v for k, v in req.headers.items() if k.lower() in ("authorization",)}
         if req.body:
             headers["Content-Type"] = "application/json"
@@ -443,3 +452,26 @@ def test_invalid_policy_refuses_to_start_naming_the_key(tmp_path) -> None:
     assert out.returncode == 1
     assert "lock_to_logout_seconds" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_late_right_answer_to_an_unlock_does_not_unlock_after_a_relock(
+    qtbot, make_locking_app, index_server, tmp_path
+) -> None:
+    hold = threading.Event()
+    with stalling_proxy(index_server, tmp_path / "proxy", hold_unlock=hold) as proxy:
+        assert proxy.certs is not None
+        app = make_locking_app(
+            Connection(proxy.base_url, str(proxy.certs.ca_cert), (proxy.certs.spki_pin,))
+        )
+        sign_in_ok(qtbot, app)
+        ctrl_l(qtbot, app)
+        before = len(unlock_outcomes(index_server))
+        type_unlock(qtbot, app, DEMO_PASSWORD)  # the right password, held at the proxy
+        qtbot.waitUntil(lambda: b"/auth/unlock" in bytes(proxy.received), timeout=10000)
+        app.session.lock(LockReason.OS_LOCK)  # the OS locks while the server "checks"
+        hold.set()
+        qtbot.waitUntil(lambda: not app.auth_runner.busy, timeout=20000)
+        assert unlock_outcomes(index_server)[before:] == ["success"]  # the server said yes
+        assert app.session.state is SessionState.LOCKED  # and the app stayed locked
+        assert app.window.windowTitle() == LOCKED_TITLE
+        assert "locked again" in app.window.lock_panel.message.text()
