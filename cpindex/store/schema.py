@@ -174,6 +174,7 @@ SEARCH_INDEXES = (
     # Date-of-birth ranges need an index led by a name key.
     Index("ix_child_name_family_dob", child_name.c.family_fold, child_name.c.birth_int),
     Index("ix_child_name_family_phon_dob", child_name.c.family_phon, child_name.c.birth_int),
+    Index("ix_child_name_given_phon_dob", child_name.c.given_phon, child_name.c.birth_int),
     Index(
         "ix_child_name_family_given_dob",
         child_name.c.family_fold,
