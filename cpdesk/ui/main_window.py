@@ -2,8 +2,9 @@
 
 Pages: sign-in, the workspace (search, results, record) and the lock panel. The window
 never decides a transition itself: it asks `Session` and redraws on the transitions it is
-told about, synchronously, so a lock empties and destroys every widget with child data in
-the same event-loop turn. The child data it has fetched stays only in `WorkState` (memory)
+told about, synchronously, so a lock empties every widget with child data in the same
+event-loop turn (the emptied workspace stays hidden behind the lock panel, to be refilled;
+a sign-out destroys it). The child data it has fetched stays only in `WorkState` (memory)
 so an unlock redraws without a new audited fetch; a sign-out drops it.
 
 Every call to the index runs on a `TaskRunner` worker. Sign-in, unlock and sign-out go
@@ -203,7 +204,8 @@ class MainWindow(QMainWindow):
         self._allow_pin = allow_pin_unlock
         self.pin = LocalPin()  # its hash only, in memory, for this sign-in
         self.state = WorkState()
-        self.work: WorkPage | None = None
+        self.work: WorkPage | None = None  # the workspace while active, else None
+        self._parked: WorkPage | None = None  # the emptied workspace while locked
         self.lock_panel: LockScreen | None = None  # the panel while locked, else None
         self._lock_screen: LockScreen | None = None  # built once, refilled for each lock
         self.setWindowTitle(APP_TITLE)
@@ -270,7 +272,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(LOCKED_TITLE)
         self.runner.drop()
         self._close_dialogs()
-        self._destroy_work()
+        self._park_work()
         self._clear_clipboard()
         self.status.set_locked()
         user = self.session.user
@@ -323,7 +325,12 @@ class MainWindow(QMainWindow):
     def _build_work(self) -> None:
         from cpdesk.ui.work_page import WorkPage
 
+        parked, self._parked = self._parked, None
         self._destroy_work()
+        if parked is not None:  # an unlock: the emptied workspace is refilled from memory
+            self.work = parked
+            self.pages.setCurrentWidget(parked)
+            return
         work = WorkPage(self._copy, self._today)
         work.lock_requested.connect(lambda: self.session.lock(LockReason.MANUAL))
         work.sign_out_requested.connect(lambda: self.session.sign_out(SignOutReason.USER))
@@ -337,16 +344,35 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(work)
         self.pages.setCurrentWidget(work)
 
-    def _destroy_work(self) -> None:
+    def _park_work(self) -> None:
+        """Lock: empty every widget of the workspace now; keep the emptied page, hidden.
+
+        Emptied, not destroyed: destroying and rebuilding hundreds of widgets made each
+        lock and unlock cost tens of milliseconds more, and an empty widget holds nothing
+        (tests walk the widget and accessibility trees, hidden widgets included).
+        """
         work, self.work = self.work, None
         if work is None:
             return
         work.wipe()  # every text with child data goes now, in this turn
-        self.pages.removeWidget(work)
-        work.hide()
-        # Destroyed in a later turn, after the lock panel is painted. No setParent(None):
-        # turning a page into a hidden top-level re-polishes its whole tree (~50 ms).
-        work.deleteLater()
+        work.set_busy(False)
+        work.show_notice("")
+        work.show_expiry_warning("")
+        self._parked = work
+
+    def _destroy_work(self) -> None:
+        """Sign-out: the workspace (live or parked) goes for good."""
+        pages = [self.work, self._parked]
+        self.work = self._parked = None
+        for work in pages:
+            if work is None:
+                continue
+            work.wipe()  # every text with child data goes now, in this turn
+            self.pages.removeWidget(work)
+            work.hide()
+            # Destroyed in a later turn. No setParent(None): turning a page into a hidden
+            # top-level re-polishes its whole tree (~50 ms).
+            work.deleteLater()
 
     def _drop_lock_panel(self) -> None:
         panel, self.lock_panel = self.lock_panel, None

@@ -30,6 +30,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtGui import QAccessible, QImage
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
     QApplication,
     QDialog,
     QLabel,
@@ -177,6 +178,12 @@ def widget_texts(root: QWidget) -> list[str]:
         texts += [w.toolTip(), w.accessibleName(), w.accessibleDescription(), w.windowTitle()]
         if isinstance(w, QLabel | QLineEdit | QAbstractButton):
             texts.append(w.text())
+        if isinstance(w, QAbstractItemView) and w.model() is not None:
+            model = w.model()
+            for r in range(model.rowCount()):
+                for c in range(model.columnCount()):
+                    for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+                        texts.append(str(model.data(model.index(r, c), role) or ""))
     return [t for t in texts if t]
 
 
@@ -223,7 +230,8 @@ def test_idle_lock_with_a_record_open_leaves_nothing_readable(
     open_olivia(qtbot, app)
     before = ocr(win)
     assert found_in(before, "Smithfield"), before  # the check can fail
-    assert widget_texts(win) and any("Smithfield" in t for t in accessible_texts(win))
+    assert any("Smithfield" in t for t in accessible_texts(win))
+    assert any("Smithfield" in t for t in widget_texts(win.work.results))  # the model is read
 
     app.session.tighten_idle_lock(0.3)  # the real idle timer, not a lock() call
     qtbot.waitUntil(lambda: app.session.state is SessionState.LOCKED, timeout=10000)
@@ -236,7 +244,8 @@ def test_idle_lock_with_a_record_open_leaves_nothing_readable(
     panel = win.lock_panel
     assert isinstance(panel, LockScreen)
     assert win.pages.currentWidget() is panel
-    assert win.pages.count() == 2  # sign-in (hidden, empty) and the panel: no workspace
+    hidden = [win.pages.widget(i) for i in range(win.pages.count())]
+    assert [w for w in hidden if w.isVisible()] == [panel]  # the rest: hidden and emptied
     after = ocr(win)
     assert found_in(after, "locked"), after
     assert_no_child_data([after], "OCR of the locked window")
