@@ -6,9 +6,12 @@ swapped; name + postcode; a date-of-birth range with family and given name), and
 p50/p95/p99 in-process and through `cpindex serve` over HTTP and HTTPS on loopback with a
 kept-alive connection. The naive baseline reads and scores every name row; it is run on a
 sample of the same searches (each takes seconds). The same in-process run at the smaller
-size shows how p95 grows. Asserts nothing.
+size shows how p95 grows. With `--postgres-url URL` (or CPINDEX_BENCH_POSTGRES_URL) the
+same searches also run against that PostgreSQL database, seeded alike (a throwaway one:
+the seed refuses a database seeded differently), in-process and over HTTP: the
+PostgreSQL column. Asserts nothing.
 
-    .venv/bin/python benchmarks/search.py [--children 1000000] [--json FILE]
+    .venv/bin/python benchmarks/search.py [--children 1000000] [--postgres-url URL] [--json FILE]
 """
 
 from __future__ import annotations
@@ -49,14 +52,15 @@ KINDS = ("exact", "misspelt_family", "nickname", "swapped_date", "name_postcode"
 Params = list[tuple[str, str]]
 
 
-def seeded(children: int, seed: int) -> str:
+def seeded(children: int, seed: int, url: str | None = None) -> str:
     CACHE.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{CACHE / f'search-{children}-seed{seed}-v{GENERATOR_VERSION}.db'}"
+    url = url or f"sqlite:///{CACHE / f'search-{children}-seed{seed}-v{GENERATOR_VERSION}.db'}"
     started = time.perf_counter()
     result = seed_database(make_engine(url, bulk_load=True), children=children, seed=seed)
     took = time.perf_counter() - started
     state = f"seeded in {took:.1f} s" if result.created else "cached"
-    print(f"database with {children:,} children: {state}", flush=True)
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    print(f"{backend} database with {children:,} children: {state}", flush=True)
     return url
 
 
@@ -252,7 +256,7 @@ def over_http(
 
 def run_size(
     children: int, args: argparse.Namespace, workdir: Path, http: bool
-) -> dict[str, float]:
+) -> tuple[dict[str, float], list[tuple[str, str, Params]]]:
     url = seeded(children, args.seed)
     engine = make_engine(url)
     warm_up()
@@ -289,6 +293,35 @@ def run_size(
     if http:
         figures |= summary(f"http_{tag}", over_http(url, False, searches, workdir))
         figures |= summary(f"https_{tag}", over_http(url, True, searches, workdir))
+    return figures, searches
+
+
+def run_postgres(
+    url: str,
+    children: int,
+    args: argparse.Namespace,
+    searches: list[tuple[str, str, Params]],
+    workdir: Path,
+) -> dict[str, float]:
+    """The same searches on PostgreSQL (seeded alike): in-process and over plain HTTP."""
+    seeded(children, args.seed, url)
+    engine = make_engine(url)
+    tag = f"pg_{children // 1000}k"
+    figures: dict[str, float] = {}
+    with engine.connect() as conn:
+        for _, _, params in searches[:50]:
+            in_process(conn, params)
+        times, found = timed(lambda p: in_process(conn, p), searches)
+        figures |= summary(f"in_process_{tag}", times)
+        figures |= by_kind(searches, times, tag)
+        figures[f"recall_all_{tag}_pct"] = round(
+            100 * sum(sum(v) for v in found.values()) / len(searches), 2
+        )
+        figures[f"recall_misspelt_family_{tag}_pct"] = round(
+            100 * sum(found["misspelt_family"]) / len(found["misspelt_family"]), 2
+        )
+    engine.dispose()
+    figures |= summary(f"http_{tag}", over_http(url, False, searches, workdir))
     return figures
 
 
@@ -300,13 +333,21 @@ def main() -> int:
     parser.add_argument("--naive-sample", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("CPINDEX_BENCH_POSTGRES_URL"),
+        help="also run on this (throwaway) PostgreSQL database",
+    )
     args = parser.parse_args()
     small = args.small or max(1000, args.children // 10)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         figures = {"children": float(args.children), "children_small": float(small)}
-        figures |= run_size(args.children, args, workdir, http=True)
-        figures |= run_size(small, args, workdir, http=False)
+        big_figures, searches = run_size(args.children, args, workdir, http=True)
+        figures |= big_figures
+        figures |= run_size(small, args, workdir, http=False)[0]
+        if args.postgres_url:
+            figures |= run_postgres(args.postgres_url, args.children, args, searches, workdir)
     big, little = f"{args.children // 1000}k", f"{small // 1000}k"
     figures["p95_growth_ratio"] = round(
         figures[f"in_process_{big}_p95_ms"] / figures[f"in_process_{little}_p95_ms"], 2

@@ -41,3 +41,31 @@ def test_default_url_prefers_the_environment(
     monkeypatch.delenv("CPINDEX_DATABASE_URL")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_database_url().startswith("sqlite:///")
+
+
+def test_rows_written_before_the_chain_are_chained_by_the_upgrade(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from cpindex.audit import record_event
+    from cpindex.audit.chain import verify_chain
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        for i in (5, 9, 12):  # part 1 ids, with gaps
+            conn.execute(
+                text(
+                    "INSERT INTO audit_event (id, at, username, action, outcome, detail) "
+                    "VALUES (:i, '2026-11-20 10:00:00.000000', 'old.user', 'search', "
+                    "'success', '{\"results\": 1}')"
+                ),
+                {"i": i},
+            )
+    upgrade(engine)
+    record_event(engine, at=dt.datetime.now(dt.UTC), action="sign-in", outcome="success")
+    with engine.connect() as conn:
+        count, _head, broken = verify_chain(conn)
+    assert (count, broken) == (4, None)
+    engine.dispose()
