@@ -78,7 +78,8 @@ class LinuxLockListener(QObject):
                 if sleep_ok:
                     self._sources.append(f"{LOGIN1}.Manager.PrepareForSleep")
         if not self._screen_lock:
-            log.warning(
+            # INFO: the app says it once, at WARNING, with the idle limit it falls back to.
+            log.info(
                 "no screen-lock signal on D-Bus (%s): the idle lock is the only guard",
                 ", ".join(SCREEN_SAVERS),
             )

@@ -120,7 +120,7 @@ def test_close_unsubscribes(bus: Bus, qtbot: QtBot) -> None:
 def test_detects_screen_lock_only_when_a_screensaver_is_on_the_bus(
     bus: Bus, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="cpdesk.platform.linux"):
+    with caplog.at_level(logging.INFO, logger="cpdesk.platform.linux"):
         listener, _ = listen(bus)
     assert not listener.detects_screen_lock
     assert listener.sources == ()
@@ -147,7 +147,7 @@ def test_detects_screen_lock_only_when_a_screensaver_is_on_the_bus(
 def test_no_bus_fails_closed(qapp: QApplication, caplog: pytest.LogCaptureFixture) -> None:
     nowhere = QDBusConnection("cpdesk-test-never-connected")
     assert not nowhere.isConnected()
-    with caplog.at_level(logging.WARNING, logger="cpdesk.platform.linux"):
+    with caplog.at_level(logging.INFO, logger="cpdesk.platform.linux"):
         listener = LinuxLockListener(session_bus=nowhere, system_bus=nowhere)
     assert listener.sources == ()
     assert not listener.detects_screen_lock
