@@ -132,10 +132,10 @@ class LockScreen(QWidget):
             self.user_label,
             self.locked_label,
             self.hint,
+            self.pin_label,  # first when shown: the quick way in
+            self.pin,
             self.password_label,
             self.password,
-            self.pin_label,
-            self.pin,
             self.message,
         ):
             inner.addWidget(widget)
@@ -155,6 +155,9 @@ class LockScreen(QWidget):
         outer.addLayout(row)
         outer.addStretch(1)
 
+        QWidget.setTabOrder(self.pin, self.password)
+        QWidget.setTabOrder(self.password, self.unlock_button)
+        QWidget.setTabOrder(self.unlock_button, self.sign_out_button)
         self.password.returnPressed.connect(self._submit)
         self.pin.returnPressed.connect(self._submit)
         self.unlock_button.clicked.connect(self._submit)
