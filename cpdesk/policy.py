@@ -167,7 +167,8 @@ class Policy:
     )
     allow_pin_unlock: bool = _setting(
         False,
-        "Allow unlocking with a local PIN instead of the password.",
+        "Offer a PIN after sign-in to unlock instead of the password (checked on the "
+        "device; only its hash is kept, in memory, until sign-out).",
         scope=Scope.ADMIN,
         title="Unlock with a PIN",
     )
