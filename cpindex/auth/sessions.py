@@ -174,13 +174,20 @@ class SessionStore:
         token, info = self._open_session(found.user)
         return Attempt(token, info, None, found.user)
 
-    def register_failure(self, user_id: int) -> bool:
-        """Count one failure; True when it locks the account (the count starts again)."""
+    def register_failure(self, user_id: int, *, end_sessions: bool = False) -> bool:
+        """Count one failure; True when it locks the account (the count starts again).
+
+        `end_sessions`: the lock-out also revokes the user's sessions (wrong unlock
+        passwords come from the session's holder; wrong sign-ins may come from anyone,
+        and must not throw the real user out).
+        """
         now = self._clock.now()
         with serialised(self._engine) as conn:
-            return self._count_failure(conn, user_id, now)
+            return self._count_failure(conn, user_id, now, end_sessions)
 
-    def _count_failure(self, conn: Connection, user_id: int, now: dt.datetime) -> bool:
+    def _count_failure(
+        self, conn: Connection, user_id: int, now: dt.datetime, end_sessions: bool
+    ) -> bool:
         row = conn.execute(
             select(user_account.c.failed_count, user_account.c.locked_until)
             .where(user_account.c.id == user_id)
@@ -195,11 +202,12 @@ class SessionStore:
                 .where(user_account.c.id == user_id)
                 .values(failed_count=0, locked_until=now + self._lockout)
             )
-            conn.execute(
-                update(user_session)
-                .where(user_session.c.user_id == user_id, user_session.c.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
+            if end_sessions:
+                conn.execute(
+                    update(user_session)
+                    .where(user_session.c.user_id == user_id, user_session.c.revoked_at.is_(None))
+                    .values(revoked_at=now)
+                )
             return True
         conn.execute(
             update(user_account).where(user_account.c.id == user_id).values(failed_count=failures)
@@ -272,7 +280,7 @@ class SessionStore:
             return False, False
         if ok:
             return True, False
-        return False, self.register_failure(found.user.user_id)
+        return False, self.register_failure(found.user.user_id, end_sessions=True)
 
     def revoke(self, session: SessionInfo) -> None:
         with self._engine.begin() as conn:

@@ -149,3 +149,18 @@ def test_limits_are_per_user(seeded_engine: Engine) -> None:
     assert client.get("/Patient", params=SEARCH, headers=h1).status_code == 200
     assert client.get("/Patient", params=SEARCH, headers=h1).status_code == 429
     assert client.get("/Patient", params=SEARCH, headers=h2).status_code == 200
+
+
+def test_someone_elses_wrong_sign_ins_do_not_end_a_session(seeded_engine: Engine) -> None:
+    client, clock = _client(seeded_engine)
+    name, secret = new_user(seeded_engine)
+    headers = {"Authorization": f"Bearer {sign_in_as(client, clock, name, secret)}"}
+    for _ in range(5):
+        _attempt(client, clock, name, secret, "guess")
+    assert _attempt(client, clock, name, secret, TEST_PASSWORD).status_code == 401
+    assert client.get("/auth/session", headers=headers).status_code == 200
+    # but a locked account cannot be unlocked from a locked client either
+    assert (
+        client.post("/auth/unlock", json={"password": TEST_PASSWORD}, headers=headers).status_code
+        == 401
+    )
