@@ -12,13 +12,13 @@ window redraws the record from memory, as a real unlock does):
 - Ctrl+L key press → privacy screen painted. Start: just before the key press is sent
   (QTest, marked spontaneous like the window system's own events) to the focused widget.
 
-End point (both): the first `QEvent.Paint` that the new lock panel (`LockScreen`)
-receives, seen by an application-wide event filter, i.e. Qt has started drawing the
-panel into the window's backing store; the workspace with the record was destroyed
-earlier, in the same event-loop turn as the lock. On X11 the flush to the server follows
-within the same paint cycle; the compositor and the monitor add their own frame time,
-which no app can measure. Prints p50/p95/max per kind. Target p95 <= 50 ms. Asserts
-nothing.
+End point (both): the first `QEvent.Paint` that the lock panel (`LockScreen`) receives
+after the lock, seen by an application-wide event filter, i.e. Qt is drawing the panel
+into the window's backing store (the window repaints synchronously at the end of the
+lock, so this is inside the lock's own event-loop turn); every widget with the record was
+emptied earlier in that turn. On X11 the flush to the server follows in the same paint
+call; the compositor and the monitor add their own frame time, which no app can
+measure. Prints p50/p95/max per kind. Target p95 <= 50 ms. Asserts nothing.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/lock.py [--locks 50] [--json FILE]
     xvfb-run -a env QT_QPA_PLATFORM=xcb .venv/bin/python benchmarks/lock.py
