@@ -254,7 +254,7 @@ def test_idle_lock_with_a_record_open_leaves_nothing_readable(
     assert_no_child_data(everywhere, "application's widgets")
 
 
-def test_idle_policy_locks_and_real_input_resets_the_timer(
+def test_idle_policy_locks_real_input_resets_the_timer_network_replies_do_not(
     qtbot, make_locking_app, index_server
 ) -> None:
     clock = FakeClock(wall=dt.datetime.now(dt.UTC))
@@ -263,7 +263,15 @@ def test_idle_policy_locks_and_real_input_resets_the_timer(
     family = app.window.work.form.family
     clock.advance(0.8)
     qtbot.keyClick(family, Qt.Key.Key_S)  # real input (spontaneous, like the window system's)
-    clock.advance(0.8)
+    clock.advance(0.5)
+    # a network reply is not input: the search's answer arrives and redraws the results
+    form = app.window.work.form
+    form.given.setText("Olivia")
+    form.family.setText("Smithfield")
+    form.dob.set_date(OLIVIA.birth_date)
+    form.submit()
+    qtbot.waitUntil(lambda: app.window.state.results is not None, timeout=20000)
+    clock.advance(0.3)
     app.window.repaint()  # not input
     qtbot.wait(2 * app.window.timer.interval())  # the app's own ticks run
     assert app.session.state is SessionState.ACTIVE
