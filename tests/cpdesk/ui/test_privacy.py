@@ -455,3 +455,17 @@ def test_an_os_lock_signal_keeps_the_policy_limit_and_locks_the_window(
         assert app.window.windowTitle() == LOCKED_TITLE
     finally:
         app.shutdown()
+
+
+def test_exit_clears_a_copied_number(qapp, qtbot, tmp_path, clipboard) -> None:
+    policy = load_policy(tmp_path / "none", environ={})
+    app = build_app(
+        policy,
+        Connection("https://127.0.0.1:9"),
+        lock_listener_factory=lambda _: FakeLockListener(),
+    )
+    qtbot.addWidget(app.window)
+    app.clipboard.copy("07700 900123")
+    assert clipboard.text() == "07700 900123"
+    app.shutdown()
+    assert clipboard.text() == ""
