@@ -8,14 +8,19 @@ Start-up order, and why:
    use its URL, CA and pin instead of the policy's server settings.
 4. Create the QApplication, the theme, and the GUI-thread garbage collector (before any
    worker thread exists: see `GuiThreadGarbageCollector`).
-5. Build the plain-Python core: one `requests.Session`, the `IndexClient` on it, the
-   record cache, the `Session` state machine.
+5. Build the plain-Python core: the (lazy) index client, the record cache, the `Session`
+   state machine.
 6. Build the Qt edge that serves the core: the task runners (network off the GUI thread),
-   the sensitive clipboard, the window; then the OS lock listener (it needs the native
-   window on Windows; with no OS lock signal the idle limit is tightened: fail closed)
-   and the activity filter, which both feed `Session` and nothing else.
-7. Show the window, run the event loop. At exit: sign out (best effort), purge, stop the
-   workers and the demo index.
+   the sensitive clipboard, the window with its sign-in page.
+7. Show the window, run the event loop. In the turn after the sign-in page's first paint
+   (`App.finish_start`; at the latest before a sign-in request is sent): the OS lock
+   listener (it needs the native window on Windows; with no OS lock signal the idle limit
+   is tightened: fail closed), screen-capture protection, the lock keys, the activity
+   filter, and the `IndexClient` with its one `requests.Session` (built on the auth
+   worker). At exit: sign out (best effort), purge, stop the workers and the demo index.
+
+Nothing the sign-in page does not need is imported before it paints: that is what keeps
+cold start within 1.5x of a bare PySide6 window (benchmarks/client.py).
 """
 
 from __future__ import annotations
@@ -30,22 +35,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QThreadPool, QTimer
+from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from cpdesk import __version__
-from cpdesk.cache import NullCache, RecordCache
-from cpdesk.clock import Clock, SystemClock
 from cpdesk.errors import PolicyError, UserFacingError
-from cpdesk.platform import (
-    LockListener,
-    describe_lock_detection,
-    effective_idle_lock_seconds,
-    make_capture_guard,
-    make_lock_listener,
-)
-from cpdesk.policy import Policy, load_policy
-from cpdesk.records import AccessReason, ChildRecord, SearchQuery, SearchResult
 from cpdesk.session import Session, SignOutReason
 from cpdesk.ui.clipboard import SensitiveClipboard
 from cpdesk.ui.main_window import MainWindow
@@ -55,7 +49,12 @@ from cpdesk.ui.workers import GuiThreadGarbageCollector, TaskRunner
 if TYPE_CHECKING:
     import datetime as dt
 
+    from cpdesk.cache import RecordCache
+    from cpdesk.clock import Clock
     from cpdesk.net import IndexClient, SignInResult
+    from cpdesk.platform import CaptureGuard, LockListener
+    from cpdesk.policy import Policy
+    from cpdesk.records import AccessReason, ChildRecord, SearchQuery, SearchResult
     from cpdesk.ui.activity import ActivityFilter
 
 __all__ = [
@@ -160,8 +159,16 @@ class App:
     clipboard: SensitiveClipboard
     gc: GuiThreadGarbageCollector
     cache: RecordCache
-    activity: ActivityFilter | None = None  # installed after the first paint
-    listener: LockListener | None = None
+    activity: ActivityFilter | None = None  # installed by finish_start
+    listener: LockListener | None = None  # made by finish_start
+    _pending_start: Callable[[], None] | None = None
+
+    def finish_start(self) -> None:
+        """The start-up work left for after the first paint; idempotent, and run at the
+        latest before the first sign-in request is sent (see `build_app`)."""
+        pending, self._pending_start = self._pending_start, None
+        if pending is not None:
+            pending()
 
     def shutdown(self) -> None:
         """Sign out (best effort), stop the workers and OS hooks; safe to call twice."""
@@ -198,6 +205,25 @@ def _qapp() -> QApplication:
     return qapp
 
 
+class _AfterFirstPaint(QObject):
+    """Calls `then` in the event-loop turn after `widget` first paints, once.
+
+    A plain `QTimer.singleShot(0)` at build time runs *before* the first paint (it is
+    queued ahead of the window's update request), so it would delay the sign-in window.
+    """
+
+    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._then)
+        return False
+
+
 def build_app(
     policy: Policy,
     connection: Connection,
@@ -205,20 +231,30 @@ def build_app(
     demo: bool = False,
     clock: Clock | None = None,
     cache: RecordCache | None = None,
-    lock_listener_factory: Callable[[int], LockListener] = make_lock_listener,
+    lock_listener_factory: Callable[[int], LockListener] | None = None,
 ) -> App:
     """Build every object in order (steps 4-6 of the module docstring); shows nothing.
 
+    What the sign-in window does not need to paint (the OS lock listener and the idle
+    limit it implies, screen-capture protection, the lock keys, the activity filter, the
+    index client) is built by `App.finish_start` in the event-loop turn after the first
+    paint, while the user starts typing, and in any case before a sign-in request is sent.
     `lock_listener_factory(window_id)` makes the OS lock listener (tests pass a fake).
     """
     qapp = _qapp()
-    apply_theme(qapp)
     collector = GuiThreadGarbageCollector(parent=qapp)
     collector.start()
-    clock = clock or SystemClock()
+    apply_theme(qapp)
+    if clock is None:
+        from cpdesk.clock import SystemClock
+
+        clock = SystemClock()
     connection.check()
     client = LazyClient(connection)
-    record_cache: RecordCache = cache or NullCache()
+    if cache is None:
+        from cpdesk.cache import NullCache
+
+        cache = NullCache()
     session = Session(
         clock,
         idle_lock_seconds=policy.idle_lock_seconds,
@@ -231,18 +267,19 @@ def build_app(
     runner = TaskRunner(pool, cancel_hook=client.cancel_all, parent=qapp)
     auth_runner = TaskRunner(auth_pool, cancel_hook=client.cancel_all, parent=qapp)
     clipboard = SensitiveClipboard(policy.clipboard_clear_seconds, parent=qapp)
-    guard = make_capture_guard()
-    capture_applied: list[bool | None] = [None]
-    listeners: list[LockListener] = []
+    apps: list[App] = []
 
     def settings(parent: QWidget) -> QDialog:
         from cpdesk.ui.settings_dialog import build_settings_dialog
 
+        app = apps[0]
+        app.finish_start()
+        assert app.listener is not None
         return build_settings_dialog(
             policy,
-            listener=listeners[0],
+            listener=app.listener,
             idle_lock_seconds=session.idle_lock_seconds,
-            guard=guard,
+            guard=guards[0],
             capture_applied=capture_applied[0],
             parent=parent,
         )
@@ -256,47 +293,60 @@ def build_app(
         server_label=connection.server_url,
         copy=clipboard.copy,
         clear_clipboard=clipboard.clear_now,
-        cache=record_cache,
+        cache=cache,
         settings_factory=settings,
         lock_on_minimise=policy.lock_on_minimise,
         lock_on_focus_loss=policy.lock_on_focus_loss,
         allow_pin_unlock=policy.allow_pin_unlock,
         demo=demo,
+        finish_now=False,
+        before_sign_in=lambda: apps[0].finish_start(),
     )
-    listener = lock_listener_factory(int(window.winId()))  # Windows needs the native window
-    listeners.append(listener)
-    idle = effective_idle_lock_seconds(policy.idle_lock_seconds, listener, policy.lock_on_os_lock)
-    session.tighten_idle_lock(idle)  # fail closed when the OS cannot report screen locks
-    # Said once, here; the settings dialog says it again to the user.
-    level = logging.INFO if listener.detects_screen_lock else logging.WARNING
-    log.log(level, "%s", describe_lock_detection(listener, idle))
-    if policy.lock_on_os_lock:
-        listener.subscribe(session.lock)
-    if policy.screen_capture_protection and guard.can_prevent():
-        capture_applied[0] = guard.set_prevent(int(window.winId()), True)
-        if not capture_applied[0]:
-            log.warning("screen capture protection could not be turned on")
-    qapp.aboutToQuit.connect(listener.close)
-    app = App(
-        qapp, window, session, client, runner, auth_runner, clipboard, collector, record_cache
-    )
-    app.listener = listener
-    QTimer.singleShot(0, lambda: _after_first_paint(app))
+    capture_applied: list[bool | None] = [None]
+    guards: list[CaptureGuard] = []
+    app = App(qapp, window, session, client, runner, auth_runner, clipboard, collector, cache)
+    apps.append(app)
+
+    def finish() -> None:
+        from cpdesk.platform import (
+            describe_lock_detection,
+            effective_idle_lock_seconds,
+            make_capture_guard,
+            make_lock_listener,
+        )
+        from cpdesk.ui.activity import ActivityFilter
+
+        factory = lock_listener_factory or make_lock_listener
+        listener = factory(int(window.winId()))  # Windows needs the native window
+        app.listener = listener
+        idle = effective_idle_lock_seconds(
+            policy.idle_lock_seconds, listener, policy.lock_on_os_lock
+        )
+        session.tighten_idle_lock(idle)  # fail closed when the OS cannot report screen locks
+        # Said once, here; the settings dialog says it again to the user.
+        level = logging.INFO if listener.detects_screen_lock else logging.WARNING
+        log.log(level, "%s", describe_lock_detection(listener, idle))
+        if policy.lock_on_os_lock:
+            listener.subscribe(session.lock)
+        guard = make_capture_guard()
+        guards.append(guard)
+        if policy.screen_capture_protection and guard.can_prevent():
+            capture_applied[0] = guard.set_prevent(int(window.winId()), True)
+            if not capture_applied[0]:
+                log.warning("screen capture protection could not be turned on")
+        qapp.aboutToQuit.connect(listener.close)
+        window.finish_start()
+        # The activity filter only ever delays the idle lock: starting it now, not at
+        # build time, can only lock sooner.
+        app.activity = ActivityFilter(session.activity, parent=qapp)
+        app.activity.install(qapp)
+        # The client's imports (requests, urllib3, TLS) cost as much as Qt's own: built on
+        # the one-thread auth worker, which also runs the sign-in, so it is ready first.
+        auth_runner.submit("start-up", client.warm_up, _ignore, _warm_up_failed)
+
+    app._pending_start = finish
+    _AfterFirstPaint(window.signin, app.finish_start)
     return app
-
-
-def _after_first_paint(app: App) -> None:
-    """What nobody needs before sign-in, done in the event loop's first turn.
-
-    The activity filter only ever delays the idle lock, so starting it a moment late can
-    only lock sooner; the index client's imports cost as much as Qt's own.
-    """
-    from cpdesk.ui.activity import ActivityFilter
-
-    if app.activity is None:
-        app.activity = ActivityFilter(app.session.activity, parent=app.qapp)
-        app.activity.install(app.qapp)
-    app.auth_runner.submit("start-up", app.client.warm_up, _ignore, _warm_up_failed)
 
 
 def _quit_on_signals(app: App) -> None:
@@ -337,6 +387,8 @@ def user_settings_file() -> Path:
 
 def run(*, demo: bool = False, policy_root: Path | None = None) -> int:
     """The whole app; returns the process exit code (0 ok, 1 could not start)."""
+    from cpdesk.policy import load_policy
+
     harden_process()
     try:
         policy = load_policy(policy_root, user_settings=user_settings_file())

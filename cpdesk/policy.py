@@ -26,10 +26,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import importlib
-import json
 import logging
 import os
-import plistlib
 import re
 import stat
 import sys
@@ -363,6 +361,8 @@ def _checked(raw: Mapping[str, object], source: str, layer: Layer) -> Values:
 
 
 def _read_json(path: Path) -> Mapping[str, object]:
+    import json  # only when there is a file: the sign-in window waits for this module
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -472,6 +472,8 @@ def _macos_files(managed_dir: Path, user: str) -> Iterator[tuple[str, Mapping[st
         managed_dir / user / f"{MACOS_DOMAIN}.plist",
     ):
         if path.is_file():
+            import plistlib  # macOS only
+
             try:
                 data = plistlib.loads(path.read_bytes())
             except (OSError, ValueError) as exc:

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import hashlib
-import hmac
-import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cpdesk.clock import Clock
-from cpdesk.records import UserInfo
+if TYPE_CHECKING:
+    from cpdesk.clock import Clock
+    from cpdesk.records import UserInfo
 
 __all__ = ["LocalPin", "LockReason", "Session", "SessionState", "SignOutReason", "Transition"]
 
@@ -336,6 +335,8 @@ class LocalPin:
         """Remember `pin` (4-12 digits) as a hash; raises ValueError for anything else."""
         if not (pin.isdigit() and pin.isascii() and self.MIN_DIGITS <= len(pin) <= self.MAX_DIGITS):
             raise ValueError(f"a PIN is {self.MIN_DIGITS} to {self.MAX_DIGITS} digits")
+        import secrets  # here, not at import: OpenSSL's hashlib is slow to load at start
+
         self._salt = secrets.token_bytes(16)
         self._hash = self._derive(pin)
 
@@ -343,6 +344,8 @@ class LocalPin:
         """Constant-time check; always False when no PIN is set."""
         if not self._hash:
             return False
+        import hmac
+
         return hmac.compare_digest(self._derive(pin), self._hash)
 
     def clear(self) -> None:
@@ -350,4 +353,6 @@ class LocalPin:
         self._hash = b""
 
     def _derive(self, pin: str) -> bytes:
+        import hashlib
+
         return hashlib.scrypt(pin.encode(), salt=self._salt, n=2**14, r=8, p=1, dklen=32)

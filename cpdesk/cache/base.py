@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from cpdesk.records import ChildRecord
+if TYPE_CHECKING:
+    from cpdesk.records import ChildRecord
 
 __all__ = ["CachedRecord", "NullCache", "RecordCache"]
 

@@ -16,7 +16,6 @@ is theirs. We keep only a hash of the copied text to recognise it.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 
 from PySide6.QtCore import QMimeData, QObject, QTimer
@@ -39,6 +38,8 @@ SENSITIVE_HINTS: dict[str, bytes] = {
 
 
 def _digest(text: str) -> bytes:
+    import hashlib  # on first copy: OpenSSL is slow to load before the first paint
+
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,8 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cpdesk.cache.base import RecordCache
-from cpdesk.clock import Clock
 from cpdesk.errors import (
     Cancelled,
     NetworkError,
@@ -40,14 +38,6 @@ from cpdesk.errors import (
     SignInFailed,
     TooManyMatches,
     UserFacingError,
-)
-from cpdesk.records import (
-    AccessReason,
-    ChildRecord,
-    ChildSummary,
-    SearchQuery,
-    SearchResult,
-    UserInfo,
 )
 from cpdesk.session import (
     LocalPin,
@@ -62,6 +52,15 @@ from cpdesk.ui.statusbar import SessionStatusBar, format_time_left
 from cpdesk.ui.workers import TaskRunner
 
 if TYPE_CHECKING:  # the other screens are imported when first needed: sign-in paints sooner
+    from cpdesk.cache.base import RecordCache
+    from cpdesk.clock import Clock
+    from cpdesk.records import (
+        AccessReason,
+        ChildRecord,
+        ChildSummary,
+        SearchQuery,
+        SearchResult,
+    )
     from cpdesk.ui.lockscreen import LockScreen
     from cpdesk.ui.work_page import WorkPage
 
@@ -151,6 +150,8 @@ class _KeyWatch(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
             return False
+        from PySide6.QtCore import Qt  # loaded after the first paint (see finish_start)
+
         if event.key() == Qt.Key.Key_L and _is_ctrl(event):
             self._window.session.lock(LockReason.MANUAL)
             return True  # consumed: no stray "l" typed into a field
@@ -188,7 +189,12 @@ class MainWindow(QMainWindow):
         lock_on_focus_loss: bool = False,
         allow_pin_unlock: bool = False,
         demo: bool = False,
+        finish_now: bool = True,
+        before_sign_in: Callable[[], None] | None = None,
     ) -> None:
+        """`finish_now=False` leaves `finish_start()` to the caller (the app calls it right
+        after the first paint); `before_sign_in` runs before any sign-in is sent, so the
+        start-up work still pending is finished by then."""
         super().__init__()
         self.api = api
         self.session = session
@@ -220,12 +226,9 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.runner.busy_changed.connect(self._busy_changed)
         session.subscribe(self._on_transition)
+        self._before_sign_in = before_sign_in
         self._keys = _KeyWatch(self)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self._keys)
-            if isinstance(app, QApplication):
-                app.focusWindowChanged.connect(self._focus_window_changed)
+        self._finished = False
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
@@ -233,10 +236,32 @@ class MainWindow(QMainWindow):
         # The tick finds a passed deadline up to TICK_MS late; this one-shot fires on the
         # idle deadline itself once it is closer than a tick (activity only delays it).
         self._deadline = QTimer(self)
-        self._deadline.setSingleShot(True)
-        self._deadline.setTimerType(Qt.TimerType.PreciseTimer)
+        self._deadline.setSingleShot(True)  # made precise by finish_start
         self._deadline.timeout.connect(self._tick)
         self.signin.focus_first()
+        if finish_now:
+            self.finish_start()
+
+    def finish_start(self) -> None:
+        """What the sign-in page does not need to paint (idempotent); all before sign-in.
+
+        The lock keys and the focus-loss lock: an application-wide Python event filter makes
+        PySide build a wrapper type for every Qt object an event reaches, which costs more
+        than the first paint. And what needs PySide's `Qt` namespace, ~100 enums built in
+        one go (~25 ms): the precise idle-deadline timer, the one-time code's input hint.
+        """
+        if self._finished:
+            return
+        self._finished = True
+        from PySide6.QtCore import Qt
+
+        self._deadline.setTimerType(Qt.TimerType.PreciseTimer)
+        self.signin.finish_start()
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._keys)
+            if isinstance(app, QApplication):
+                app.focusWindowChanged.connect(self._focus_window_changed)
 
     # -- session transitions --------------------------------------------------------
 
@@ -414,6 +439,8 @@ class MainWindow(QMainWindow):
     # -- sign-in and unlock -----------------------------------------------------------
 
     def _sign_in(self, username: str, password: str, otp: str) -> None:
+        if self._before_sign_in is not None:
+            self._before_sign_in()  # lock machinery and client ready before any request
         self.signin.set_busy(True)
         api = self.api
         self.auth_runner.submit(
@@ -431,6 +458,8 @@ class MainWindow(QMainWindow):
     def _signed_in(self, result: object) -> None:
         self.signin.set_busy(False)
         user = getattr(result, "user", None)
+        from cpdesk.records import UserInfo  # not before the first paint
+
         if not isinstance(user, UserInfo):
             self.signin.show_error(GENERIC_ERROR)
             return
@@ -525,6 +554,8 @@ class MainWindow(QMainWindow):
 
     def _search_done(self, result: object) -> None:
         self._sync_expiry()
+        from cpdesk.records import SearchResult
+
         if not isinstance(result, SearchResult) or self.state.query is None:
             return
         self.state.results = result.children
@@ -597,6 +628,8 @@ class MainWindow(QMainWindow):
     def _show_settings(self) -> None:
         if self._settings_factory is None:
             return
+        from PySide6.QtCore import Qt
+
         dialog = self._settings_factory(self)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.finished.connect(dialog.deleteLater)
@@ -666,12 +699,11 @@ class MainWindow(QMainWindow):
     # -- window events --------------------------------------------------------------
 
     def changeEvent(self, event: QEvent) -> None:
-        if (
-            event.type() == QEvent.Type.WindowStateChange
-            and self._lock_on_minimise
-            and self.windowState() & Qt.WindowState.WindowMinimized
-        ):
-            self.session.lock(LockReason.MINIMISE)
+        if event.type() == QEvent.Type.WindowStateChange and self._lock_on_minimise:
+            from PySide6.QtCore import Qt
+
+            if self.windowState() & Qt.WindowState.WindowMinimized:
+                self.session.lock(LockReason.MINIMISE)
         super().changeEvent(event)
 
     def _focus_window_changed(self, window: object) -> None:
@@ -689,6 +721,8 @@ class MainWindow(QMainWindow):
 
 
 def _is_ctrl(event: QKeyEvent) -> bool:
+    from PySide6.QtCore import Qt
+
     mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
     return bool(mods == Qt.KeyboardModifier.ControlModifier)
 

@@ -9,7 +9,7 @@ trusted, server error.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cpdesk.ui.theme import set_role
+from cpdesk.ui.theme import init_role
 
 __all__ = ["SignInPage"]
 
@@ -39,16 +39,16 @@ class SignInPage(QWidget):
         super().__init__(parent)
         self.setObjectName("page")
         card = QFrame()
-        set_role(card, "card")
+        init_role(card, "card")
         card.setMaximumWidth(560)
         title = QLabel("Sign in to the children's index")
-        set_role(title, "h1")
+        init_role(title, "h1")
         title.setWordWrap(True)
         where = QLabel(f"Server: {server}")
-        set_role(where, "hint")
+        init_role(where, "hint")
         where.setWordWrap(True)
         self.message = QLabel("")
-        set_role(self.message, "error")
+        init_role(self.message, "error")
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Sign-in message")
         self.message.hide()
@@ -66,7 +66,6 @@ class SignInPage(QWidget):
         self.otp.setAccessibleName("One-time code from your authenticator app")
         self.otp.setObjectName("otp")
         self.otp.setMaxLength(8)
-        self.otp.setInputMethodHints(Qt.InputMethodHint.ImhDigitsOnly)
         self.otp.setMaximumWidth(180)
         form = QVBoxLayout()  # labels above fields (NHS pattern; survives 200 % zoom)
         form.setSpacing(4)
@@ -79,12 +78,12 @@ class SignInPage(QWidget):
             form.addWidget(self._label(text, edit))
             if hint:
                 hint_label = QLabel(hint)
-                set_role(hint_label, "hint")
+                init_role(hint_label, "hint")
                 form.addWidget(hint_label)
             form.addWidget(edit)
         self.button = QPushButton("Sign in")
         self.button.setObjectName("sign-in")
-        set_role(self.button, "primary")
+        init_role(self.button, "primary")
         self.button.clicked.connect(self._submit)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
@@ -112,7 +111,7 @@ class SignInPage(QWidget):
         inner.addLayout(buttons)
         inner.addWidget(self.busy)
         self.demo_box = QFrame()
-        set_role(self.demo_box, "warning")
+        init_role(self.demo_box, "warning")
         self.demo_hint = QLabel(
             "<b>Demo:</b> the password and the current one-time codes are printed in the "
             "terminal that started cpdesk (a new code every 30 seconds)."
@@ -135,11 +134,18 @@ class SignInPage(QWidget):
         if demo:
             self.username.setText("nurse.demo")
 
+    def finish_start(self) -> None:
+        """The one-time code's digits-only hint (for on-screen keyboards), set after the
+        first paint: it needs PySide's whole `Qt` namespace, which is slow to build."""
+        from PySide6.QtCore import Qt
+
+        self.otp.setInputMethodHints(Qt.InputMethodHint.ImhDigitsOnly)
+
     @staticmethod
     def _label(text: str, buddy: QWidget) -> QLabel:
         label = QLabel(text)
         label.setBuddy(buddy)
-        set_role(label, "fact-label")
+        init_role(label, "fact-label")
         return label
 
     def _submit(self) -> None:

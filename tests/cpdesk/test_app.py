@@ -69,10 +69,34 @@ def test_build_app_wires_everything(qapp, qtbot, tmp_path) -> None:
         assert app.window.windowTitle() == APP_TITLE
         assert app.window.signin.username.text() == "nurse.demo"
         assert app.session.state is SessionState.SIGNED_OUT
+        # the lock machinery and the index client come in the turn after the first paint
+        qtbot.waitUntil(lambda: app.activity is not None)
+        assert app.listener is not None
         # no OS lock signal here (no D-Bus screensaver): fail closed to at most 60 s
         assert app.session.idle_lock_seconds <= 60
-        # the idle filter and the index client come in the event loop's first turn
-        qtbot.waitUntil(lambda: app.activity is not None)
+    finally:
+        app.shutdown()
+
+
+def test_a_sign_in_sent_before_the_first_paint_finishes_start_up_first(
+    qapp, qtbot, tmp_path
+) -> None:
+    """Nothing is deferred past the point where a password can be sent."""
+    policy = load_policy(tmp_path, environ={})
+    app = build_app(policy, Connection("https://127.0.0.1:9"))
+    try:
+        qtbot.addWidget(app.window)
+        assert app.listener is None and app.activity is None  # not painted yet
+        page = app.window.signin
+        page.username.setText("nurse.demo")
+        page.password.setText("not-the-password")
+        page.otp.setText("123456")
+        page.button.click()  # the window was never painted: start-up finishes now
+        assert app.listener is not None and app.activity is not None
+        assert app.session.idle_lock_seconds <= 60
+        assert app.window._finished
+        # nothing listens on port 9: the answer is a message on the page
+        qtbot.waitUntil(lambda: page.message.text() != "", timeout=15000)
     finally:
         app.shutdown()
 

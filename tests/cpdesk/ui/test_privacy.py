@@ -419,6 +419,7 @@ def test_no_os_lock_signal_fails_closed_says_so_once_and_shows_it(
     )
     try:
         qtbot.addWidget(app.window)
+        app.finish_start()  # what the first paint would trigger
         assert app.session.idle_lock_seconds == FAIL_CLOSED_IDLE_SECONDS == 60
         said = [r for r in caplog.records if "does not tell cpdesk" in r.getMessage()]
         assert len(said) == 1 and said[0].levelno == logging.WARNING
@@ -446,6 +447,7 @@ def test_an_os_lock_signal_keeps_the_policy_limit_and_locks_the_window(
     try:
         qtbot.addWidget(app.window)
         app.window.show()
+        qtbot.waitUntil(lambda: app.listener is listener)  # after the first paint
         assert app.session.idle_lock_seconds == 120
         from cpdesk.records import UserInfo
 
