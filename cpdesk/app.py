@@ -36,18 +36,20 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from cpdesk import __version__
 from cpdesk.errors import PolicyError, UserFacingError
 from cpdesk.session import Session, SignOutReason
 from cpdesk.ui.clipboard import SensitiveClipboard
 from cpdesk.ui.main_window import MainWindow
-from cpdesk.ui.theme import apply_theme
+from cpdesk.ui.theme import QT_ARGS, apply_theme
 from cpdesk.ui.workers import GuiThreadGarbageCollector, TaskRunner
 
 if TYPE_CHECKING:
     import datetime as dt
+
+    from PySide6.QtWidgets import QDialog
 
     from cpdesk.cache import RecordCache
     from cpdesk.clock import Clock
@@ -194,15 +196,16 @@ def harden_process() -> None:
         pass
 
 
-def _qapp() -> QApplication:
+def _qapp() -> tuple[QApplication, bool]:
+    """The QApplication, and whether it was made here (with the theme's style)."""
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
-        return existing
-    qapp = QApplication([sys.argv[0] if sys.argv else "cpdesk"])
+        return existing, False
+    qapp = QApplication([sys.argv[0] if sys.argv else "cpdesk", *QT_ARGS])
     qapp.setApplicationName("cpdesk")
     qapp.setApplicationVersion(__version__)
     qapp.setDesktopFileName("cpdesk")
-    return qapp
+    return qapp, True
 
 
 class _AfterFirstPaint(QObject):
@@ -241,10 +244,10 @@ def build_app(
     paint, while the user starts typing, and in any case before a sign-in request is sent.
     `lock_listener_factory(window_id)` makes the OS lock listener (tests pass a fake).
     """
-    qapp = _qapp()
+    qapp, made_here = _qapp()
     collector = GuiThreadGarbageCollector(parent=qapp)
     collector.start()
-    apply_theme(qapp)
+    apply_theme(qapp, set_style=not made_here)
     if clock is None:
         from cpdesk.clock import SystemClock
 

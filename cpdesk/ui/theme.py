@@ -21,6 +21,7 @@ __all__ = [
     "MIN_TARGET_PX",
     "NON_TEXT_PAIRS",
     "PALETTE",
+    "QT_ARGS",
     "TEXT_PAIRS",
     "Palette",
     "apply_theme",
@@ -30,6 +31,7 @@ __all__ = [
     "style_sheet",
 ]
 
+QT_ARGS = ["-style", "Fusion"]  # for QApplication(argv): the style, chosen at creation
 BASE_PT = 12  # body text: 16 px at 96 dpi, the NHS's body size
 SMALL_PT = 11
 H1_PT = 20
@@ -267,9 +269,14 @@ def _qpalette(p: Palette) -> QPalette:
     return pal
 
 
-def apply_theme(app: QApplication) -> None:
-    """Fusion style (same on every OS, honours the palette), the palette, the sheet, the font."""
-    if app.style().name().lower() != "fusion":  # already it on Linux: do not rebuild it
+def apply_theme(app: QApplication, *, set_style: bool = True) -> None:
+    """Fusion style (same on every OS, honours the palette), the palette, the sheet, the font.
+
+    `set_style=False` when the application was created with `-style Fusion` (see
+    `QT_ARGS`): `setStyle` hands back a QStyle, and PySide builds that class's ~10 big
+    enums the first time one is seen (~8 ms before the sign-in window can paint).
+    """
+    if set_style:
         app.setStyle("Fusion")
     app.setPalette(_qpalette(PALETTE))
     font = QFont(app.font())
