@@ -87,8 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _clock_time(raw: str) -> str:
+    hours, _, minutes = raw.strip().partition(":")
     try:
-        return dt.time.fromisoformat(raw).strftime("%H:%M")
+        return dt.time(int(hours), int(minutes)).strftime("%H:%M")
     except ValueError:
         raise argparse.ArgumentTypeError("give the time as HH:MM") from None
 

@@ -89,6 +89,15 @@ _SUCCESS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] = {
 _PUBLIC = {("post", "/auth/session"), ("get", "/metadata")}
 
 
+def _drop_null(parameter: dict[str, Any]) -> None:
+    """A query or header parameter is absent or text, never JSON null: say so."""
+    schema = parameter.get("schema", {})
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if "anyOf" in schema and len(options) == 1:
+        title = schema.get("title")
+        parameter["schema"] = {**options[0], **({"title": title} if title else {})}
+
+
 def install_openapi(app: FastAPI) -> None:
     """Make `app.openapi()` describe FHIR answers (call once, after the routes exist)."""
     build = app.openapi
@@ -115,6 +124,8 @@ def install_openapi(app: FastAPI) -> None:
                 }
                 if (method, path) not in _PUBLIC:
                     operation["security"] = [{"bearer": []}]
+                for parameter in operation.get("parameters", []):
+                    _drop_null(parameter)
         components = spec.setdefault("components", {})
         schemas = components.get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):

@@ -126,3 +126,30 @@ def test_seed_command(
     assert code == 0 and out.startswith("already seeded")
     code, _, err = _run(monkeypatch, capsys, "seed", "--children", "60", "--seed", "2", "--db", db)
     assert code == 1 and "already seeded" in err
+
+
+def test_working_hours_and_audit_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'hours.db'}"
+    base = ("user", "add", "sam.k", "--role", "practitioner", "--org", "Org",
+            "--password-stdin", "--db", db)  # fmt: skip
+    code, _, err = _run(monkeypatch, capsys, *base, "--work-start", "25:00", stdin="pw\n")
+    assert code == 2 and "HH:MM" in err
+    code, _, _ = _run(
+        monkeypatch, capsys, *base, "--work-start", "8:30", "--work-end", "17:00", stdin="pw\n"
+    )
+    assert code == 0
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        hours = conn.execute(select(user_account.c.work_start, user_account.c.work_end)).one()
+    engine.dispose()
+    assert tuple(hours) == ("08:30", "17:00")
+    code, out, _ = _run(monkeypatch, capsys, "audit", "verify", "--db", db)
+    assert code == 0 and out.startswith("audit chain intact: 0 rows")
+    code, out, err = _run(
+        monkeypatch, capsys, "audit", "report", "--since", "2026-01-01", "--db", db
+    )
+    assert code == 0 and out == "" and "0 accesses worth a question" in err
+    code, _, err = _run(monkeypatch, capsys, "audit", "report", "--since", "soon", "--db", db)
+    assert code == 2
