@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -166,6 +167,19 @@ def test_normal_mode_reads_the_user_settings_file(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(app_module, "user_settings_file", lambda: settings)
     assert app_module.run(policy_root=tmp_path / "policies") == 1
     assert "server_url" in capsys.readouterr().err  # read, and refused: not https
+
+
+@pytest.mark.parametrize(
+    ("xdg", "home"),
+    [("", "/home/ann"), ("/cfg", "/home/ann"), ("relative/cfg", "/home/ann"), ("/cfg", "")],
+)
+def test_user_settings_file_is_where_platformdirs_puts_it(xdg, home, monkeypatch) -> None:
+    import platformdirs
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    monkeypatch.setenv("HOME", home)
+    expected = Path(platformdirs.user_config_dir("cpdesk")) / "settings.json"
+    assert app_module.user_settings_file() == expected
 
 
 FIRST_PAINT = r"""
