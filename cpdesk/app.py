@@ -168,10 +168,14 @@ class App:
 
     def finish_start(self) -> None:
         """The start-up work left for after the first paint; idempotent, and run at the
-        latest before the first sign-in request is sent (see `build_app`)."""
-        pending, self._pending_start = self._pending_start, None
-        if pending is not None:
-            pending()
+        latest before the first sign-in request is sent (see `build_app`).
+
+        If it raises, it stays pending: the sign-in that calls it raises too and is never
+        sent, so nobody signs in without the lock machinery (fail closed).
+        """
+        if self._pending_start is not None:
+            self._pending_start()
+            self._pending_start = None
 
     def shutdown(self) -> None:
         """Sign out (best effort), stop the workers and OS hooks; safe to call twice."""
@@ -320,30 +324,34 @@ def build_app(
         )
         from cpdesk.ui.activity import ActivityFilter
 
-        factory = lock_listener_factory or make_lock_listener
-        listener = factory(int(window.winId()))  # Windows needs the native window
-        app.listener = listener
-        idle = effective_idle_lock_seconds(
-            policy.idle_lock_seconds, listener, policy.lock_on_os_lock
-        )
-        session.tighten_idle_lock(idle)  # fail closed when the OS cannot report screen locks
-        # Said once, here; the settings dialog says it again to the user.
-        level = logging.INFO if listener.detects_screen_lock else logging.WARNING
-        log.log(level, "%s", describe_lock_detection(listener, idle))
-        if policy.lock_on_os_lock:
-            listener.subscribe(session.lock)
-        guard = make_capture_guard()
-        guards.append(guard)
-        if policy.screen_capture_protection and guard.can_prevent():
-            capture_applied[0] = guard.set_prevent(int(window.winId()), True)
-            if not capture_applied[0]:
-                log.warning("screen capture protection could not be turned on")
-        qapp.aboutToQuit.connect(listener.close)
+        if app.listener is None:  # each step once, also when a later one failed
+            factory = lock_listener_factory or make_lock_listener
+            listener = factory(int(window.winId()))  # Windows needs the native window
+            idle = effective_idle_lock_seconds(
+                policy.idle_lock_seconds, listener, policy.lock_on_os_lock
+            )
+            session.tighten_idle_lock(idle)  # fail closed when the OS cannot report locks
+            # Said once, here; the settings dialog says it again to the user.
+            level = logging.INFO if listener.detects_screen_lock else logging.WARNING
+            log.log(level, "%s", describe_lock_detection(listener, idle))
+            if policy.lock_on_os_lock:
+                listener.subscribe(session.lock)
+            qapp.aboutToQuit.connect(listener.close)
+            app.listener = listener
+        if not guards:
+            guard = make_capture_guard()
+            if policy.screen_capture_protection and guard.can_prevent():
+                capture_applied[0] = guard.set_prevent(int(window.winId()), True)
+                if not capture_applied[0]:
+                    log.warning("screen capture protection could not be turned on")
+            guards.append(guard)
         window.finish_start()
-        # The activity filter only ever delays the idle lock: starting it now, not at
-        # build time, can only lock sooner.
-        app.activity = ActivityFilter(session.activity, parent=qapp)
-        app.activity.install(qapp)
+        if app.activity is None:
+            # The activity filter only ever delays the idle lock: starting it now, not at
+            # build time, can only lock sooner.
+            activity = ActivityFilter(session.activity, parent=qapp)
+            activity.install(qapp)
+            app.activity = activity
         # The client's imports (requests, urllib3, TLS) cost as much as Qt's own: built on
         # the one-thread auth worker, which also runs the sign-in, so it is ready first.
         auth_runner.submit("start-up", client.warm_up, _ignore, _warm_up_failed)

@@ -252,7 +252,6 @@ class MainWindow(QMainWindow):
         """
         if self._finished:
             return
-        self._finished = True
         from PySide6.QtCore import Qt
 
         self._deadline.setTimerType(Qt.TimerType.PreciseTimer)
@@ -262,6 +261,7 @@ class MainWindow(QMainWindow):
             app.installEventFilter(self._keys)
             if isinstance(app, QApplication):
                 app.focusWindowChanged.connect(self._focus_window_changed)
+        self._finished = True
 
     # -- session transitions --------------------------------------------------------
 

@@ -169,6 +169,32 @@ def test_normal_mode_reads_the_user_settings_file(tmp_path, capsys, monkeypatch)
     assert "server_url" in capsys.readouterr().err  # read, and refused: not https
 
 
+def test_start_up_that_fails_after_the_paint_lets_no_sign_in_out(qapp, qtbot, tmp_path) -> None:
+    """Fail closed: without the lock machinery, no password leaves the machine."""
+
+    def broken(_window_id: int) -> object:
+        raise RuntimeError("no lock listener")
+
+    policy = load_policy(tmp_path, environ={})
+    app = build_app(policy, Connection("https://127.0.0.1:9"), lock_listener_factory=broken)
+    try:
+        qtbot.addWidget(app.window)
+        with qtbot.capture_exceptions() as raised:
+            app.window.show()
+            qtbot.waitUntil(lambda: len(raised) == 1)  # the turn after the first paint
+            page = app.window.signin
+            page.username.setText("nurse.demo")
+            page.password.setText("not-the-password")
+            page.otp.setText("123456")
+            page.button.click()  # start-up is tried again, fails again: nothing is sent
+        assert len(raised) == 2
+        assert app.listener is None and app.activity is None
+        assert app.client._client is None  # no client: no request could have gone out
+        assert page.busy.isHidden()
+    finally:
+        app.shutdown()
+
+
 @pytest.mark.parametrize(
     ("xdg", "home"),
     [("", "/home/ann"), ("/cfg", "/home/ann"), ("relative/cfg", "/home/ann"), ("/cfg", "")],
