@@ -28,7 +28,7 @@ def test_focus_and_borders_are_at_least_3(edge: str, next_to: str, where: str) -
 
 def test_style_sheet_uses_only_palette_colours() -> None:
     colours = set(re.findall(r"#[0-9A-Fa-f]{6}", theme.style_sheet()))
-    palette = {v.upper() for v in vars(PALETTE).values()}
+    palette = {v.upper() for v in PALETTE._asdict().values()}
     assert colours and {c.upper() for c in colours} <= palette
 
 
