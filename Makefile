@@ -19,7 +19,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cpdesk demo
 
-## make index: the index alone, seeded with synthetic data, on https? no: plain loopback HTTP
+## make index: the index alone, 20,000 synthetic children, plain HTTP on 127.0.0.1:8800
 index: $(STAMP)
 	$(BIN)/cpindex seed --children 20000 --seed 1
 	$(BIN)/cpindex serve --host 127.0.0.1 --port 8800
@@ -37,8 +37,11 @@ unit: $(STAMP)
 ## make test: the whole suite, ruff and mypy included
 test: lint typecheck unit
 
+## make bench: every benchmark at full size (1,000,000 children; seeded once, cached)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/search.py --json benchmarks/results-search.json
+	$(BIN)/python benchmarks/client.py --json benchmarks/results-client.json
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/lock.py --json benchmarks/results-lock.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
