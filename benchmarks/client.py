@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,9 +188,9 @@ def main() -> int:
         return 0
 
     import pyotp
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from benchmarks.eventloop import EventLoopWaiter
     from cpdesk.app import Connection, build_app
     from cpdesk.policy import load_policy
     from cpdesk.records import AccessReason
@@ -199,23 +198,8 @@ def main() -> int:
     from cpindex.seed.demo import DEMO_PASSWORD, demo_account
     from tests.helpers.index_server import start_index
 
-    loops: list[QEventLoop] = []
-
-    def wait(cond: Callable[[], bool], seconds: float = 60) -> None:
-        """Run the event loop (no busy polling: 2 cores are shared with the server)."""
-        end = time.monotonic() + seconds
-        while not cond():
-            loop = QEventLoop()
-            loops.append(loop)
-            QTimer.singleShot(20, loop.quit)
-            loop.exec()
-            loops.remove(loop)
-            if time.monotonic() > end:
-                raise TimeoutError("timed out")
-
-    def wake() -> None:
-        for loop in loops:
-            loop.quit()
+    waiter = EventLoopWaiter()
+    wait, wake = waiter.wait, waiter.wake
 
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:

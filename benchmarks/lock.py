@@ -32,8 +32,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,10 +55,11 @@ def main() -> int:
     args = parser.parse_args()
 
     import pyotp
-    from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
+    from PySide6.QtCore import QEvent, QObject, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
+    from benchmarks.eventloop import EventLoopWaiter
     from cpdesk.app import Connection, build_app
     from cpdesk.clock import SystemClock
     from cpdesk.policy import load_policy
@@ -72,19 +71,8 @@ def main() -> int:
 
     olivia = next(c for c in FIXED_CHILDREN if c.family == "Smithfield" and "Olivia" in c.given)
     clock = SystemClock()
-    loops: list[QEventLoop] = []
-
-    def wait(cond: Callable[[], bool], seconds: float = 60) -> None:
-        """Run the event loop until `cond` (no busy polling: the cores are shared)."""
-        end = time.monotonic() + seconds
-        while not cond():
-            loop = QEventLoop()
-            loops.append(loop)
-            QTimer.singleShot(20, loop.quit)
-            loop.exec()
-            loops.remove(loop)
-            if time.monotonic() > end:
-                raise TimeoutError("timed out")
+    waiter = EventLoopWaiter()
+    wait = waiter.wait
 
     class PaintWatch(QObject):
         """Records the clock at the first paint of each new lock panel."""
@@ -98,8 +86,7 @@ def main() -> int:
             if self.armed and event.type() == QEvent.Type.Paint and isinstance(watched, LockScreen):
                 self.armed = False
                 self.painted.append(clock.now())
-                for loop in loops:
-                    loop.quit()
+                waiter.wake()
             return False
 
     figures: dict[str, float] = {}
