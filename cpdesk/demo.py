@@ -40,6 +40,7 @@ __all__ = [
     "free_port",
     "index_missing",
     "start_demo_index",
+    "stop_server_process",
 ]
 
 DEMO_CHILDREN = 20_000
@@ -90,6 +91,23 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def stop_server_process(
+    process: subprocess.Popen[str], reader: threading.Thread | None, timeout: float
+) -> None:
+    """SIGTERM (the index exits cleanly on it), kill if it hangs, then drain its output."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    if reader is not None:
+        reader.join(timeout=5)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
 @dataclass
 class DemoIndex:
     """A running embedded index. Stop it (or leave the `with` block) to end it."""
@@ -104,17 +122,7 @@ class DemoIndex:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then kill if it does not exit; remove the throwaway keys."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.reader is not None:
-            self.reader.join(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        stop_server_process(self.process, self.reader, timeout)
         shutil.rmtree(self.cert_dir, ignore_errors=True)
 
     @property

@@ -8,8 +8,6 @@ waits for its "cpindex ready on" line. Use it as a context manager or call `.sto
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +18,7 @@ from types import TracebackType
 import pyotp
 import requests
 
+from cpdesk.demo import free_port, stop_server_process
 from cpdesk.demo_certs import make_demo_certificates
 from cpindex.seed.demo import DEMO_PASSWORD, demo_account
 
@@ -42,12 +41,6 @@ TEST_LIMITS = {
 
 _READY_TIMEOUT = 60.0
 _REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def totp_now(username: str) -> str:
@@ -97,17 +90,7 @@ class RunningIndex:
         return str(self.ca_cert) if self.ca_cert else True
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.reader is not None:
-            self.reader.join(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        stop_server_process(self.process, self.reader, timeout=15)
 
     def __enter__(self) -> RunningIndex:
         return self
