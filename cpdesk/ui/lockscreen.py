@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from cpdesk.records import UserInfo
+from cpdesk.ui.theme import centre_card
 
 __all__ = ["LockScreen", "PinDialog", "format_hint", "format_locked_at"]
 
@@ -146,14 +147,7 @@ class LockScreen(QWidget):
         inner.addLayout(buttons)
         card.setMaximumWidth(560)
 
-        outer = QVBoxLayout(self)
-        outer.addStretch(1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(card, 3)
-        row.addStretch(1)
-        outer.addLayout(row)
-        outer.addStretch(1)
+        centre_card(self, card)
 
         QWidget.setTabOrder(self.pin, self.password)
         QWidget.setTabOrder(self.password, self.unlock_button)

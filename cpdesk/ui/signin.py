@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cpdesk.ui.theme import init_role
+from cpdesk.ui.theme import centre_card, init_role
 
 __all__ = ["SignInPage"]
 
@@ -123,14 +123,7 @@ class SignInPage(QWidget):
         box.addWidget(self.demo_hint)
         self.demo_box.setVisible(demo)
         inner.addWidget(self.demo_box)
-        outer = QVBoxLayout(self)
-        outer.addStretch(1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(card, 3)
-        row.addStretch(1)
-        outer.addLayout(row)
-        outer.addStretch(2)
+        centre_card(self, card, space_below=2)
         if demo:
             self.username.setText("nurse.demo")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QVBoxLayout, QWidget
 
 __all__ = [
     "BASE_PT",
@@ -25,6 +25,7 @@ __all__ = [
     "TEXT_PAIRS",
     "Palette",
     "apply_theme",
+    "centre_card",
     "contrast_ratio",
     "init_role",
     "set_role",
@@ -104,6 +105,22 @@ NON_TEXT_PAIRS: tuple[tuple[str, str, str], ...] = (
     (_P.primary, _P.surface, "selected row against the table"),
     (_P.action, _P.window, "main button against the page"),
 )
+
+
+def centre_card(page: QWidget, card: QWidget, *, space_below: int = 1) -> None:
+    """Lay `card` out in the middle of `page`: the one look of the sign-in and lock panels.
+
+    `space_below` weighs the stretch under the card against the one above it (2 lifts the
+    card towards the top, where the eye starts).
+    """
+    outer = QVBoxLayout(page)
+    outer.addStretch(1)
+    row = QHBoxLayout()
+    row.addStretch(1)
+    row.addWidget(card, 3)
+    row.addStretch(1)
+    outer.addLayout(row)
+    outer.addStretch(space_below)
 
 
 def _linear(channel: int) -> float:
