@@ -224,7 +224,9 @@ def _parse(s: Setting, raw: object, source: str) -> object:
         return text
     number: float | None
     if s.kind == "int":
-        number = ascii_int(text)
+        number = ascii_int(text.removeprefix("-"))
+        if number is not None and text.startswith("-"):
+            number = -number  # refused below with the bound, a clearer message
         if number is None:
             raise SettingError(f"{source} must be a whole number in ASCII digits")
     else:
