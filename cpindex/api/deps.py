@@ -9,6 +9,7 @@ user before its body lists `SignedIn` first.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import logging
 from typing import Annotated, Any, cast
@@ -22,9 +23,12 @@ from cpindex.api.services import Services
 from cpindex.audit import record_event
 from cpindex.auth.limits import take
 from cpindex.auth.sessions import SessionInfo
+from cpindex.config import ServerSettings
 from cpindex.errors import RequestError
 from cpindex.store.db import serialised
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MAX_NESTING = 8  # every body we take is a flat object; json.loads recurses per level
 _log = logging.getLogger("cpindex.api")
 
@@ -35,6 +39,7 @@ __all__ = [
     "ServicesDep",
     "SignedIn",
     "audit_failure",
+    "client_address",
     "iso",
     "json_body",
     "services_of",
@@ -58,6 +63,45 @@ def set_session_headers(request: Request, info: SessionInfo) -> None:
         "X-Session-Idle-Expires": iso(info.idle_expires_at),
         "X-Session-Absolute-Expires": iso(info.absolute_expires_at),
     }
+
+
+def _networks(settings: ServerSettings) -> tuple[IPNetwork, ...]:
+    """The proxies whose X-Forwarded-For is believed: --trusted-proxy, else, with
+    --behind-proxy alone, a proxy on this machine (loopback)."""
+    given = settings.trusted_proxy or (("127.0.0.0/8", "::1") if settings.behind_proxy else ())
+    return tuple(ipaddress.ip_network(n, strict=False) for n in given)
+
+
+def client_address(scope: Scope, settings: ServerSettings) -> str | None:
+    """The client's address for the audit: the peer, or, when the peer is a trusted proxy,
+    the nearest untrusted address in X-Forwarded-For (read right to left, so a client
+    cannot choose it by sending its own header)."""
+    peer = (scope.get("client") or (None,))[0]
+    trusted = _networks(settings)
+    address = _ip(peer)
+    if address is None or not any(address in net for net in trusted):
+        return str(peer)[:45] if peer else None
+    forwarded = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", ())
+        if name == b"x-forwarded-for"
+    ]
+    hops = [hop.strip() for value in forwarded for hop in value.split(",")]
+    for hop in reversed(hops):
+        hop_address = _ip(hop)
+        if hop_address is None:
+            break  # a malformed hop: keep the last address we can vouch for
+        address = hop_address
+        if not any(hop_address in net for net in trusted):
+            break
+    return str(address)
+
+
+def _ip(text: object) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(str(text).strip("[]"))
+    except ValueError:
+        return None
 
 
 def _denied(message: str = "Sign in again: the session has ended.") -> RequestError:
@@ -105,6 +149,7 @@ class AuditWriter:
             username=info.user.username if info else kw.pop("username", None),
             role=info.user.role if info else kw.pop("role", None),
             organisation=info.user.organisation if info else kw.pop("organisation", None),
+            client_address=client_address(self.request.scope, self.services.settings),
             **kw,
         )
 
@@ -171,6 +216,7 @@ def audit_failure(scope: Scope) -> None:
             role=info.user.role if info else None,
             organisation=info.user.organisation if info else None,
             detail=detail,
+            client_address=client_address(scope, services.settings),
         )
     except Exception as exc:  # logged by type only: no child data
         _log.error("could not audit a failed request: %s", type(exc).__name__)

@@ -112,8 +112,10 @@ def test_a_dribbled_header_block_is_cut_off(guarded: RunningIndex) -> None:
 
 def test_a_half_sent_body_is_cut_off(guarded: RunningIndex) -> None:
     with _connect(guarded) as sock:
-        head = _request("/auth/session", "Content-Type: application/json", "Content-Length: 200")
-        sock.sendall(head.replace(b"\r\n\r\n", b"\r\n\r\n", 1) + b'{"username": ')
+        head = _request(
+            "/auth/session", "Content-Type: application/json", "Content-Length: 200", method="POST"
+        )
+        sock.sendall(head + b'{"username": ')
         answer = _read_until_closed(sock)
     assert not answer.startswith(b"HTTP/1.1 2")
 
@@ -234,3 +236,32 @@ def test_hostile_requests_over_tls(index_server: RunningIndex, tmp_path: Path) -
         timeout=30,
     )
     assert nested.status_code == 400
+
+
+def test_the_audit_records_the_peer_not_a_forged_forwarded_for(guarded: RunningIndex) -> None:
+    from sqlalchemy import select
+
+    from cpindex.seed.demo import DEMO_PASSWORD
+    from cpindex.store.db import make_engine
+    from cpindex.store.schema import audit_event
+    from tests.helpers.index_server import totp_now
+
+    response = requests.post(
+        guarded.base_url + "/auth/session",
+        json={"username": "social.demo", "password": DEMO_PASSWORD, "otp": totp_now("social.demo")},
+        headers={"X-Forwarded-For": "198.51.100.7", "Connection": "close"},
+        timeout=30,
+    )
+    assert response.status_code == 201
+    engine = make_engine(guarded.db_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(audit_event.c.username, audit_event.c.client_address)
+                .where(audit_event.c.action == "sign-in")
+                .order_by(audit_event.c.id.desc())
+                .limit(1)
+            ).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("social.demo", "127.0.0.1")
