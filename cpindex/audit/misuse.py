@@ -13,8 +13,12 @@ famous children). The rules, each a constant below so the report can be tuned:
 - out-of-hours: searches or views outside the user's working hours (local time,
   Europe/London; DEFAULT_HOURS unless the account says otherwise), one finding a day;
 - shielded-child: every view of a shielded child;
-- emergency-or-other: every view given the reason emergency-care or other (reviewed as
-  the Summary Care Record's privacy officers review emergency access).
+- emergency-or-other: every view given the reason other, and every view given
+  emergency-care by a user whose organisation is not an emergency service (the kind
+  recorded on the account: cpindex.audit.organisations). An A&E nurse gives
+  emergency-care for nearly every view; flagging those buried the real findings.
+
+Working hours may run past midnight (a night shift, 19:00-08:00).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from cpindex.audit.organisations import EMERGENCY_KINDS
 from cpindex.search.keys import fold
 from cpindex.store.schema import audit_event, child, child_name, user_account
 
@@ -50,7 +55,7 @@ RULES = {
     "fishing": "many searches returning children, none followed by a view",
     "out-of-hours": "searched or viewed outside working hours",
     "shielded-child": "opened a shielded child's record",
-    "emergency-or-other": "gave the reason emergency-care or other",
+    "emergency-or-other": "gave the reason other, or emergency-care outside an emergency service",
 }
 
 
@@ -77,6 +82,12 @@ class _User:
     district: str
     start: dt.time
     end: dt.time
+    emergency: bool
+
+    def at_work(self, local: dt.time) -> bool:
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # a shift past midnight
 
 
 def _time(raw: str | None, default: str) -> dt.time:
@@ -99,6 +110,7 @@ def _users(conn: Connection) -> dict[str, _User]:
             user_account.c.postcode_district,
             user_account.c.work_start,
             user_account.c.work_end,
+            user_account.c.organisation_kind,
         )
     )
     return {
@@ -107,6 +119,7 @@ def _users(conn: Connection) -> dict[str, _User]:
             (r[2] or "").replace(" ", "").upper(),
             _time(r[3], DEFAULT_HOURS[0]),
             _time(r[4], DEFAULT_HOURS[1]),
+            r[5] in EMERGENCY_KINDS,
         )
         for r in rows
     }
@@ -120,7 +133,10 @@ def _children(conn: Connection, index_ids: set[str]) -> dict[str, tuple[set[str]
         chunk = ids[start : start + 500]
         rows = conn.execute(
             select(
-                child.c.index_id, child.c.postcode_key, child.c.shielded, child_name.c.family_fold
+                child.c.index_id,
+                child.c.postcode_key,
+                child.c.effectively_shielded,
+                child_name.c.family_fold,
             )
             .join(child_name, child_name.c.child_pk == child.c.pk)
             .where(child.c.index_id.in_(chunk))
@@ -165,7 +181,7 @@ def find_misuse(conn: Connection, since: dt.datetime) -> list[Finding]:
             continue
         if event["action"] == "search":
             searches_per_day[(event["username"], day)].append(event)
-        if user is not None and not user.start <= local.time().replace(tzinfo=None) < user.end:
+        if user is not None and not user.at_work(local.time().replace(tzinfo=None)):
             late[(event["username"], day)].append(event)
         if event["action"] == "view":
             findings.extend(_view_findings(event, user, children.get(event["patient_id"] or "")))
@@ -191,7 +207,8 @@ def _view_findings(
         )  # fmt: skip
 
     detail = json.loads(event["detail"]) if event["detail"] else {}
-    if detail.get("reason") in ("emergency-care", "other"):
+    reason = detail.get("reason")
+    if reason == "other" or (reason == "emergency-care" and (user is None or not user.emergency)):
         flag("emergency-or-other")
     if found is None:
         return out
