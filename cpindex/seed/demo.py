@@ -131,6 +131,10 @@ _SMITHFIELD_CARERS = (
     ),
 )
 
+_MARSH_CARERS = (FixedCarer("Karen", "Marsh", "MTH", True, "07700 900789", "k.marsh@example.org"),)
+_MARSH_SCHOOL = ("Easton Church of England Academy", "0117 496 0111")
+_MARSH_GP = ("Stapleton Road Surgery", "0117 496 0222")
+
 FIXED_CHILDREN: tuple[FixedChild, ...] = (
     FixedChild(
         index_id="0f5c2a9e-6b1d-4c3e-9a7f-1d2e3f4a5b60",
@@ -205,9 +209,9 @@ FIXED_CHILDREN: tuple[FixedChild, ...] = (
         line1="3 Hidden Row",
         city="Bristol",
         previous_family=("Whitley",),
-        carers=(FixedCarer("Karen", "Marsh", "MTH", True, "07700 900789", "k.marsh@example.org"),),
-        school=("Easton Church of England Academy", "0117 496 0111"),
-        gp=("Stapleton Road Surgery", "0117 496 0222"),
+        carers=_MARSH_CARERS,
+        school=_MARSH_SCHOOL,
+        gp=_MARSH_GP,
         involvements=(
             FixedInvolvement(
                 "Gareth Price",
@@ -236,9 +240,9 @@ FIXED_CHILDREN: tuple[FixedChild, ...] = (
         line1="3 Hidden Row",
         city="Bristol",
         aliases=("Millie",),
-        carers=(FixedCarer("Karen", "Marsh", "MTH", True, "07700 900789", "k.marsh@example.org"),),
-        school=("Easton Church of England Academy", "0117 496 0111"),
-        gp=("Stapleton Road Surgery", "0117 496 0222"),
+        carers=_MARSH_CARERS,
+        school=_MARSH_SCHOOL,
+        gp=_MARSH_GP,
         household="marsh",
     ),
     FixedChild(
