@@ -45,6 +45,24 @@ def _row(engine: Engine, row_id: int) -> dict[str, Any]:
         )
 
 
+def _forge(engine: Engine, target: int) -> tuple[dict[str, Any], str]:
+    """Change row `target`'s username and give it a matching hash: (original, new hash)."""
+    import hashlib
+
+    original = _row(engine, target)
+    forged = {**original, "username": "someone.else"}
+    forged_hash = hashlib.sha256(
+        f"{original['prev_hash']}|{content_of(target, forged)}".encode()
+    ).hexdigest()
+    with engine.begin() as conn:
+        conn.execute(
+            update(audit_event)
+            .where(audit_event.c.id == target)
+            .values(username="someone.else", row_hash=forged_hash)
+        )
+    return original, forged_hash
+
+
 @pytest.fixture
 def rows(seeded_engine: Engine) -> Iterator[list[int]]:
     """Five fresh rows at the end of the chain; the chain must be intact afterwards."""
@@ -74,20 +92,8 @@ def test_an_edited_row_is_named(seeded_engine: Engine, rows: list[int]) -> None:
 
 
 def test_an_edited_and_rehashed_row_is_named(seeded_engine: Engine, rows: list[int]) -> None:
-    import hashlib
-
     target = rows[1]
-    original = _row(seeded_engine, target)
-    forged = {**original, "username": "someone.else"}
-    forged_hash = hashlib.sha256(
-        f"{original['prev_hash']}|{content_of(target, forged)}".encode()
-    ).hexdigest()
-    with seeded_engine.begin() as conn:
-        conn.execute(
-            update(audit_event)
-            .where(audit_event.c.id == target)
-            .values(username="someone.else", row_hash=forged_hash)
-        )
+    original, _ = _forge(seeded_engine, target)
     broken = _verify(seeded_engine)
     assert broken is not None and (broken.row_id, broken.kind) == (target, "edited")
     with seeded_engine.begin() as conn:
@@ -270,20 +276,9 @@ def test_an_edited_anchored_row_is_caught_even_when_rehashed(
 ) -> None:
     """Rewrite the anchored (last) row and re-hash it and the head: a consistent chain,
     which only the anchor exposes."""
-    import hashlib
-
     token = _anchor(seeded_engine, capsys).split()[0]
-    original = _row(seeded_engine, rows[-1])
-    forged = {**original, "username": "someone.else"}
-    forged_hash = hashlib.sha256(
-        f"{original['prev_hash']}|{content_of(rows[-1], forged)}".encode()
-    ).hexdigest()
+    original, forged_hash = _forge(seeded_engine, rows[-1])
     with seeded_engine.begin() as conn:
-        conn.execute(
-            update(audit_event)
-            .where(audit_event.c.id == rows[-1])
-            .values(username="someone.else", row_hash=forged_hash)
-        )
         conn.execute(update(audit_chain).values(last_hash=forged_hash))
     try:
         assert _verify(seeded_engine) is None
