@@ -5,7 +5,10 @@ famous children). The rules, each a constant below so the report can be tuned:
 
 - same-family-name: the user opened a child sharing the user's family name (any of the
   child's names, folded);
-- same-postcode-district: the user opened a child living in the user's home district;
+- same-postcode-district: the user opened a child living at the user's home postcode, or
+  in the user's home district where the account holds only the district. A district is
+  thousands of homes: for staff who live where they work it flags about one local view in
+  every district their service covers, so record the full home postcode where known;
 - unusual-volume: a day's views above max(VOLUME_FLOOR, VOLUME_FACTOR x the user's usual
   daily count: the median over days with views in the previous VOLUME_HISTORY_DAYS);
 - fishing: in a day, at least FISHING_SEARCHES searches that found children but were not
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
@@ -50,7 +54,7 @@ FISHING_RESULTS = 30
 FOLLOW_UP = dt.timedelta(minutes=30)
 RULES = {
     "same-family-name": "opened a child sharing the user's family name",
-    "same-postcode-district": "opened a child living in the user's home postcode district",
+    "same-postcode-district": "opened a child living at the user's home postcode (or district)",
     "unusual-volume": "opened far more records than usual in a day",
     "fishing": "many searches returning children, none followed by a view",
     "out-of-hours": "searched or viewed outside working hours",
@@ -97,6 +101,17 @@ def _time(raw: str | None, default: str) -> dt.time:
         return dt.time.fromisoformat(default)
 
 
+def _near_home(home: str, postcode_key: str) -> bool:
+    """The child's postcode is the user's home: the full postcode, or the district when
+    that is all the account holds (both upper case without spaces)."""
+    if _FULL_POSTCODE.match(home):
+        return home == postcode_key
+    return home == _district(postcode_key)
+
+
+_FULL_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2}$")
+
+
 def _district(postcode_key: str) -> str:
     """The outward code of a postcode held without spaces (LS62QB -> LS6)."""
     return postcode_key[:-3] if len(postcode_key) > 4 else postcode_key
@@ -126,7 +141,7 @@ def _users(conn: Connection) -> dict[str, _User]:
 
 
 def _children(conn: Connection, index_ids: set[str]) -> dict[str, tuple[set[str], str, bool]]:
-    """index id -> (folded family names, district, shielded) for the children viewed."""
+    """index id -> (folded family names, postcode key, shielded) for the children viewed."""
     found: dict[str, tuple[set[str], str, bool]] = {}
     ids = sorted(index_ids)
     for start in range(0, len(ids), 500):
@@ -142,7 +157,7 @@ def _children(conn: Connection, index_ids: set[str]) -> dict[str, tuple[set[str]
             .where(child.c.index_id.in_(chunk))
         )
         for index_id, postcode, shielded, family in rows:
-            names, _, _ = found.setdefault(index_id, (set(), _district(postcode), bool(shielded)))
+            names, _, _ = found.setdefault(index_id, (set(), postcode, bool(shielded)))
             names.add(family)
     return found
 
@@ -212,12 +227,12 @@ def _view_findings(
         flag("emergency-or-other")
     if found is None:
         return out
-    names, district, shielded = found
+    names, postcode, shielded = found
     if shielded:
         flag("shielded-child")
     if user is not None and user.family and user.family in names:
         flag("same-family-name")
-    if user is not None and user.district and user.district == district:
+    if user is not None and user.district and _near_home(user.district, postcode):
         flag("same-postcode-district")
     return out
 
