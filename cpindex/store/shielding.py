@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from cpindex.search.keys import fold, postcode_key
 from cpindex.store.schema import carer, child, household
@@ -165,22 +165,13 @@ def _neighbours(conn: Connection, keys: set[tuple[str, ...]]) -> set[int]:
     phones = sorted({k[3] for k in keys if k[0] == "phone"})
     emails = sorted({k[3] for k in keys if k[0] == "email"})
     found: set[int] = set()
-    # Postcodes are stored as written ("LS6 2QB"); compare without spaces and case.
+    # Postcodes are stored as written ("LS6 2QB", "ls62qb"): compare them as keys.
     for start in range(0, len(postcodes), _CHUNK):
         chunk = postcodes[start : start + _CHUNK]
-        spaced = [f"{p[:-3]} {p[-3:]}" for p in chunk]
-        found.update(
-            r[0]
-            for r in conn.execute(
-                select(household.c.id).where(household.c.postcode.in_(chunk + spaced))
-            )
-        )
-        found.update(
-            r[0]
-            for r in conn.execute(
-                select(carer.c.household_id).where(carer.c.postcode.in_(chunk + spaced))
-            )
-        )
+        for column, owner in ((household.c.postcode, household.c.id),
+                              (carer.c.postcode, carer.c.household_id)):  # fmt: skip
+            key = func.upper(func.replace(column, " ", ""))
+            found.update(r[0] for r in conn.execute(select(owner).where(key.in_(chunk))))
     if phones or emails:
         # Phones are stored as written; no index could match them without spaces anyway.
         wanted_phones, wanted_emails = set(phones), set(emails)
