@@ -97,7 +97,7 @@ def build_searches(conn: Connection, count: int, seed: int) -> list[tuple[str, s
         row = conn.execute(
             select(
                 child.c.index_id, child.c.given, child.c.family, child.c.birth_date,
-                child.c.gender, child.c.postcode_key, child.c.shielded,
+                child.c.gender, child.c.postcode_key, child.c.effectively_shielded,
             ).where(child.c.pk == rng.randint(1, total))
         ).first()  # fmt: skip
         if row is None:
@@ -127,7 +127,7 @@ def build_searches(conn: Connection, count: int, seed: int) -> list[tuple[str, s
             params = [("family", family), ("given", given), ("birthdate", swapped), fuzzy]
         elif kind == "name_postcode":
             if shielded:
-                continue  # a postcode search never returns a shielded child, by design
+                continue  # a postcode search never returns a shielded household, by design
             pc = f"{postcode[:-3]} {postcode[-3:]}"
             params = [("family", family), ("birthdate", dob), ("gender", gender),
                       ("address-postalcode", pc), fuzzy]  # fmt: skip

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
+from cpindex.audit.organisations import ORGANISATION_KINDS
 from cpindex.config import ServerSettings, SettingError, add_arguments, resolve
 from cpindex.store.db import default_database_url, make_engine, upgrade
 
@@ -50,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("practitioner", "index-team", "admin"))
     add.add_argument("--org", required=True)
+    add.add_argument(
+        "--org-kind",
+        default="other",
+        choices=ORGANISATION_KINDS,
+        help="what the organisation is (the misuse report reads it); default other",
+    )
     add.add_argument("--display-name", default=None)
     add.add_argument("--family-name", default=None)
     add.add_argument("--postcode-district", default=None)
@@ -71,7 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="check and read the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     verify = audit_commands.add_parser("verify", help="check the hash chain; exit 1 if broken")
+    verify.add_argument(
+        "--expect-head",
+        metavar="ID:HASH",
+        default=None,
+        help="an anchor kept elsewhere: fail unless that row is still there, unchanged",
+    )
     verify.add_argument("--db", default=None)
+    anchor = audit_commands.add_parser("anchor", help="print the chain head to keep elsewhere")
+    anchor.add_argument("--db", default=None)
     report = audit_commands.add_parser("report", help="accesses worth a question (misuse rules)")
     report.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
     report.add_argument("--db", default=None)
@@ -165,20 +180,8 @@ def _audit(args: argparse.Namespace, url: str) -> int:
 
 def _audit_on(args: argparse.Namespace, engine: Engine) -> int:
     upgrade(engine)
-    if args.audit_command == "verify":
-        from cpindex.audit.chain import verify_chain
-
-        with engine.connect() as conn:
-            count, head, broken = verify_chain(conn)
-        if broken is not None:
-            print(
-                f"cpindex: audit chain broken at row {broken.row_id} ({broken.kind}): "
-                f"{broken.message}",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"audit chain intact: {count} rows, head {head}")
-        return 0
+    if args.audit_command in ("verify", "anchor"):
+        return _verify(args, engine)
     from cpindex.audit.misuse import find_misuse
 
     since = dt.datetime.combine(args.since, dt.time(), tzinfo=dt.UTC)
@@ -187,6 +190,35 @@ def _audit_on(args: argparse.Namespace, engine: Engine) -> int:
     for finding in findings:
         print("\t".join(finding.columns()))
     print(f"{len(findings)} accesses worth a question since {args.since}", file=sys.stderr)
+    return 0
+
+
+def _verify(args: argparse.Namespace, engine: Engine) -> int:
+    """`audit verify [--expect-head ID:HASH]` and `audit anchor` (which verifies first)."""
+    from cpindex.audit import chain
+
+    expected = None
+    if getattr(args, "expect_head", None) is not None:
+        try:
+            expected = chain.parse_anchor(args.expect_head)
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from None
+    with engine.connect() as conn:
+        count, head, broken = chain.verify_chain(conn)
+        if broken is None and expected is not None:
+            broken = chain.check_anchor(conn, *expected)
+        held = chain.anchor(conn) if broken is None and args.audit_command == "anchor" else None
+    if broken is not None:
+        print(
+            f"cpindex: audit chain broken at row {broken.row_id} ({broken.kind}): {broken.message}",
+            file=sys.stderr,
+        )
+        return 1
+    if held is not None:
+        print(held.line())
+        return 0
+    reached = f"; anchored row {expected[0]} in place" if expected else ""
+    print(f"audit chain intact: {count} rows, head {head}{reached}")
     return 0
 
 
@@ -199,6 +231,7 @@ def _user(args: argparse.Namespace, url: str) -> int:
 
 
 def _user_on(args: argparse.Namespace, engine: Engine) -> int:
+    from cpindex.audit.organisations import set_organisation_kind
     from cpindex.auth import users
 
     upgrade(engine)
@@ -215,6 +248,7 @@ def _user_on(args: argparse.Namespace, engine: Engine) -> int:
                 postcode_district=args.postcode_district,
                 work_hours=(args.work_start, args.work_end),
             )
+            set_organisation_kind(conn, args.name, args.org_kind)
             print(uri)
         elif args.user_command == "reset":
             print(users.reset_user(conn, args.name, _read_password()))

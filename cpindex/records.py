@@ -1,7 +1,9 @@
 """Load children from the store as plain rows for the FHIR builders.
 
 Shielding is not applied here but in `cpindex.api.fhir`, the one place resources are built;
-this module only reads.
+this module only reads. `ChildRow.shielded` is the stored household-wide flag
+(`child.effectively_shielded`, cpindex.store.shielding), so a shielded child's siblings are
+served exactly as the child is.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ _CHILD_COLUMNS = (
     household.c.line2,
     household.c.city,
     household.c.postcode,
-    child.c.shielded,
+    child.c.effectively_shielded,  # the household's shielding, not only the child's own
 )
 _NAME_ORDER = {"official": 0, "old": 1, "nickname": 2}
 

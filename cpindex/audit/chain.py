@@ -21,7 +21,18 @@ from sqlalchemy import Connection, insert, select, text, update
 
 from cpindex.store.schema import audit_chain, audit_event
 
-__all__ = ["GENESIS", "Break", "append_row", "content_of", "rechain_legacy_rows", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "Anchor",
+    "Break",
+    "anchor",
+    "append_row",
+    "check_anchor",
+    "content_of",
+    "parse_anchor",
+    "rechain_legacy_rows",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 _FIELDS = (
@@ -101,7 +112,9 @@ def verify_chain(conn: Connection) -> tuple[int, str, Break | None]:
 
 def _walk(conn: Connection, rows: Iterator[Any]) -> tuple[int, str, Break | None]:
     head = conn.execute(select(audit_chain.c.last_id, audit_chain.c.last_hash)).first()
-    head_id, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+    if head is None:
+        return 0, GENESIS, Break(0, "deleted", "the chain head (audit_chain) is missing")
+    head_id, head_hash = int(head[0]), str(head[1])
     prev_id, prev_hash = 0, GENESIS
     count = 0
     pending = next(rows, None)
@@ -136,6 +149,57 @@ def _walk(conn: Connection, rows: Iterator[Any]) -> tuple[int, str, Break | None
     if prev_hash != head_hash:
         return count, head_hash, Break(prev_id, "edited", f"row {prev_id} does not match the head")
     return count, head_hash, None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The chain head at one moment: `ID:HASH` and the row's time (empty log: 0, genesis)."""
+
+    row_id: int
+    row_hash: str
+    at: dt.datetime | None
+
+    def line(self) -> str:
+        when = _iso(self.at).replace("+00:00", "Z") if self.at else "-"
+        return f"{self.row_id}:{self.row_hash} {when}"
+
+
+def anchor(conn: Connection) -> Anchor:
+    """The current head, to be kept outside the store (call after verify_chain holds)."""
+    head = conn.execute(select(audit_chain.c.last_id, audit_chain.c.last_hash)).first()
+    if head is None:
+        raise LookupError("the chain head (audit_chain) is missing")
+    row_id, row_hash = int(head[0]), str(head[1])
+    at = conn.scalar(select(audit_event.c.at).where(audit_event.c.id == row_id))
+    return Anchor(row_id, row_hash, at)
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """`ID:HASH` (as `anchor` prints it, time optional after a space) -> (id, hash)."""
+    token = text.strip().split()[0] if text.strip() else ""
+    raw_id, _, raw_hash = token.partition(":")
+    row_hash = raw_hash.lower()
+    if (
+        not raw_id.isascii()
+        or not raw_id.isdigit()
+        or len(row_hash) != 64
+        or any(c not in "0123456789abcdef" for c in row_hash)
+    ):
+        raise ValueError("give the anchor as ID:HASH, as `cpindex audit anchor` printed it")
+    return int(raw_id), row_hash
+
+
+def check_anchor(conn: Connection, row_id: int, row_hash: str) -> Break | None:
+    """After verify_chain holds: the anchored row is still there, unchanged, and reached."""
+    if row_id == 0:
+        return None if row_hash == GENESIS else Break(0, "edited", "the anchor is not a row")
+    head_id = conn.scalar(select(audit_chain.c.last_id).where(audit_chain.c.id == 1))
+    stored = conn.scalar(select(audit_event.c.row_hash).where(audit_event.c.id == row_id))
+    if stored is None or head_id is None or int(head_id) < row_id:
+        return Break(row_id, "deleted", f"anchored row {row_id} is gone (log truncated)")
+    if stored != row_hash:
+        return Break(row_id, "edited", f"anchored row {row_id} is not the row anchored")
+    return None
 
 
 def rechain_legacy_rows(conn: Connection) -> tuple[int, str]:

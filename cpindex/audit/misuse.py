@@ -5,7 +5,10 @@ famous children). The rules, each a constant below so the report can be tuned:
 
 - same-family-name: the user opened a child sharing the user's family name (any of the
   child's names, folded);
-- same-postcode-district: the user opened a child living in the user's home district;
+- same-postcode-district: the user opened a child living at the user's home postcode, or
+  in the user's home district where the account holds only the district. A district is
+  thousands of homes: for staff who live where they work it flags about one local view in
+  every district their service covers, so record the full home postcode where known;
 - unusual-volume: a day's views above max(VOLUME_FLOOR, VOLUME_FACTOR x the user's usual
   daily count: the median over days with views in the previous VOLUME_HISTORY_DAYS);
 - fishing: in a day, at least FISHING_SEARCHES searches that found children but were not
@@ -13,14 +16,19 @@ famous children). The rules, each a constant below so the report can be tuned:
 - out-of-hours: searches or views outside the user's working hours (local time,
   Europe/London; DEFAULT_HOURS unless the account says otherwise), one finding a day;
 - shielded-child: every view of a shielded child;
-- emergency-or-other: every view given the reason emergency-care or other (reviewed as
-  the Summary Care Record's privacy officers review emergency access).
+- emergency-or-other: every view given the reason other, and every view given
+  emergency-care by a user whose organisation is not an emergency service (the kind
+  recorded on the account: cpindex.audit.organisations). An A&E nurse gives
+  emergency-care for nearly every view; flagging those buried the real findings.
+
+Working hours may run past midnight (a night shift, 19:00-08:00).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
@@ -30,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from cpindex.audit.organisations import EMERGENCY_KINDS
 from cpindex.search.keys import fold
 from cpindex.store.schema import audit_event, child, child_name, user_account
 
@@ -45,12 +54,12 @@ FISHING_RESULTS = 30
 FOLLOW_UP = dt.timedelta(minutes=30)
 RULES = {
     "same-family-name": "opened a child sharing the user's family name",
-    "same-postcode-district": "opened a child living in the user's home postcode district",
+    "same-postcode-district": "opened a child living at the user's home postcode (or district)",
     "unusual-volume": "opened far more records than usual in a day",
     "fishing": "many searches returning children, none followed by a view",
     "out-of-hours": "searched or viewed outside working hours",
     "shielded-child": "opened a shielded child's record",
-    "emergency-or-other": "gave the reason emergency-care or other",
+    "emergency-or-other": "gave the reason other, or emergency-care outside an emergency service",
 }
 
 
@@ -77,6 +86,12 @@ class _User:
     district: str
     start: dt.time
     end: dt.time
+    emergency: bool
+
+    def at_work(self, local: dt.time) -> bool:
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # a shift past midnight
 
 
 def _time(raw: str | None, default: str) -> dt.time:
@@ -84,6 +99,17 @@ def _time(raw: str | None, default: str) -> dt.time:
         return dt.time.fromisoformat(raw or default)
     except ValueError:
         return dt.time.fromisoformat(default)
+
+
+def _near_home(home: str, postcode_key: str) -> bool:
+    """The child's postcode is the user's home: the full postcode, or the district when
+    that is all the account holds (both upper case without spaces)."""
+    if _FULL_POSTCODE.match(home):
+        return home == postcode_key
+    return home == _district(postcode_key)
+
+
+_FULL_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2}$")
 
 
 def _district(postcode_key: str) -> str:
@@ -99,6 +125,7 @@ def _users(conn: Connection) -> dict[str, _User]:
             user_account.c.postcode_district,
             user_account.c.work_start,
             user_account.c.work_end,
+            user_account.c.organisation_kind,
         )
     )
     return {
@@ -107,26 +134,30 @@ def _users(conn: Connection) -> dict[str, _User]:
             (r[2] or "").replace(" ", "").upper(),
             _time(r[3], DEFAULT_HOURS[0]),
             _time(r[4], DEFAULT_HOURS[1]),
+            r[5] in EMERGENCY_KINDS,
         )
         for r in rows
     }
 
 
 def _children(conn: Connection, index_ids: set[str]) -> dict[str, tuple[set[str], str, bool]]:
-    """index id -> (folded family names, district, shielded) for the children viewed."""
+    """index id -> (folded family names, postcode key, shielded) for the children viewed."""
     found: dict[str, tuple[set[str], str, bool]] = {}
     ids = sorted(index_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = conn.execute(
             select(
-                child.c.index_id, child.c.postcode_key, child.c.shielded, child_name.c.family_fold
+                child.c.index_id,
+                child.c.postcode_key,
+                child.c.effectively_shielded,
+                child_name.c.family_fold,
             )
             .join(child_name, child_name.c.child_pk == child.c.pk)
             .where(child.c.index_id.in_(chunk))
         )
         for index_id, postcode, shielded, family in rows:
-            names, _, _ = found.setdefault(index_id, (set(), _district(postcode), bool(shielded)))
+            names, _, _ = found.setdefault(index_id, (set(), postcode, bool(shielded)))
             names.add(family)
     return found
 
@@ -165,7 +196,7 @@ def find_misuse(conn: Connection, since: dt.datetime) -> list[Finding]:
             continue
         if event["action"] == "search":
             searches_per_day[(event["username"], day)].append(event)
-        if user is not None and not user.start <= local.time().replace(tzinfo=None) < user.end:
+        if user is not None and not user.at_work(local.time().replace(tzinfo=None)):
             late[(event["username"], day)].append(event)
         if event["action"] == "view":
             findings.extend(_view_findings(event, user, children.get(event["patient_id"] or "")))
@@ -191,16 +222,17 @@ def _view_findings(
         )  # fmt: skip
 
     detail = json.loads(event["detail"]) if event["detail"] else {}
-    if detail.get("reason") in ("emergency-care", "other"):
+    reason = detail.get("reason")
+    if reason == "other" or (reason == "emergency-care" and (user is None or not user.emergency)):
         flag("emergency-or-other")
     if found is None:
         return out
-    names, district, shielded = found
+    names, postcode, shielded = found
     if shielded:
         flag("shielded-child")
     if user is not None and user.family and user.family in names:
         flag("same-family-name")
-    if user is not None and user.district and user.district == district:
+    if user is not None and user.district and _near_home(user.district, postcode):
         flag("same-postcode-district")
     return out
 

@@ -4,13 +4,16 @@ Candidates come from `child_name` keys only (exact date of birth and its day/mon
 each with the folded family name, or a phonetic key of the family or given name; a date
 range with a family key). When a fuzzy search finds nobody that way, it falls back to
 every name on those dates, which is still a few hundred index entries at a million
-children. Scores are 0-1; 1 is an exact match of the official name and date.
+children. Scores are 0-1; 1 is an exact match of the official name and date. A name
+must fold to at least one letter (cpindex.search.params refuses others): no child is ever
+scored on the date alone. A shielded child (the stored household flag) is found by its
+current official name only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz import process
@@ -133,9 +136,33 @@ def _given_ok(req: SearchRequest, candidate_given: str, exact: bool) -> bool:
     return all(fold(g) in names for g in req.given)
 
 
-def _strict_scores(req: SearchRequest, rows: Sequence[Any]) -> dict[int, float]:
-    best: dict[int, float] = {}
+@dataclass
+class _Scores:
+    """Each child's best score over all its names, and over its official name alone.
+
+    The second is what a shielded child may be found by: a former name or an alias would
+    link the old identity to the new name and NHS number.
+    """
+
+    best: dict[int, float] = field(default_factory=dict)
+    official: dict[int, float] = field(default_factory=dict)
+
+    def add(self, pk: int, kind: str, score: float) -> None:
+        if score > self.best.get(pk, 0.0):
+            self.best[pk] = score
+        if kind == "official" and score > self.official.get(pk, 0.0):
+            self.official[pk] = score
+
+    def not_official(self) -> list[int]:
+        """Children found better (or only) by a name other than the official one."""
+        return [pk for pk, s in self.best.items() if self.official.get(pk, 0.0) < s]
+
+
+def _strict_scores(req: SearchRequest, rows: Sequence[Any]) -> _Scores:
+    scores = _Scores()
     qf = fold(req.family or "")
+    if not qf:
+        return scores  # never on the date alone
     for row in rows:
         pk, kind, given, family = row[0], row[1], row[2], row[3]
         if req.exact:
@@ -145,10 +172,8 @@ def _strict_scores(req: SearchRequest, rows: Sequence[Any]) -> dict[int, float]:
             continue
         if req.given and not _given_ok(req, given, req.exact):
             continue
-        score = 1.0 if req.exact else _KIND_FACTOR[kind]
-        if score > best.get(pk, 0.0):
-            best[pk] = score
-    return best
+        scores.add(pk, kind, 1.0 if req.exact else _KIND_FACTOR[kind])
+    return scores
 
 
 def _similarities(query: str, choices: list[str]) -> list[float]:
@@ -156,14 +181,13 @@ def _similarities(query: str, choices: list[str]) -> list[float]:
     return [float(x) for x in matrix[0]]
 
 
-def _fuzzy_scores(
-    req: SearchRequest, rows: Sequence[Any], exact_dates: set[int]
-) -> dict[int, float]:
+def _fuzzy_scores(req: SearchRequest, rows: Sequence[Any], exact_dates: set[int]) -> _Scores:
     """Score each candidate name; keep each child's best score above the thresholds."""
-    if not rows:
-        return {}
+    scores = _Scores()
     qf = fold(req.family) if req.family else ""
     qg = fold(req.given[0]) if req.given else ""
+    if not rows or not (qf or qg):
+        return scores  # never on the date alone
     fam_sims = _similarities(qf, [r[5] for r in rows]) if qf else []
     giv_sims = _similarities(qg, [r[4] for r in rows]) if qg else []
     fp = phonetic(qf) if qf else ""
@@ -171,7 +195,6 @@ def _fuzzy_scores(
     variants = name_variants(qg) if qg else frozenset()
     weights = (0.45 if qf else 0.0, 0.35 if qg else 0.0, 0.2)
     total = sum(weights)
-    best: dict[int, float] = {}
     for i, row in enumerate(rows):
         parts: list[float] = []
         if qf:
@@ -194,37 +217,44 @@ def _fuzzy_scores(
         date_score = 1.0 if not exact_dates or row[8] in exact_dates else _SWAPPED_DATE_SCORE
         parts.append(weights[2] * date_score)
         score = round(sum(parts) / total * _KIND_FACTOR[row[1]], 4)
-        if score >= _FUZZY_SCORE_MIN and score > best.get(row[0], 0.0):
-            best[row[0]] = score
-    return best
+        if score >= _FUZZY_SCORE_MIN:
+            scores.add(row[0], row[1], score)
+    return scores
 
 
-def _filter_children(
-    conn: Connection, req: SearchRequest, scores: dict[int, float]
-) -> dict[int, float]:
-    """Apply gender and postcode; a postcode search never returns a shielded child."""
-    if not scores or (req.gender is None and req.postcode is None):
-        return scores
-    rows = conn.execute(
-        select(child.c.pk, child.c.gender, child.c.postcode_key, child.c.shielded).where(
-            child.c.pk.in_(bindparam("pks", expanding=True))
-        ),
-        {"pks": list(scores)},
-    ).all()
-    kept: dict[int, float] = {}
+def _filter_children(conn: Connection, req: SearchRequest, scores: _Scores) -> dict[int, float]:
+    """Apply gender and postcode, and shielding: a shielded child (the stored household
+    flag) is found by its official name only, and never by a postcode search.
+
+    The child table is read only when the request filters, or when some child was found
+    by a former name or alias: most searches need no second query.
+    """
+    suspects = scores.not_official()
+    filtering = req.gender is not None or req.postcode is not None
+    if not scores.best or not (filtering or suspects):
+        return scores.best
+    rows = conn.execute(_CHILD_FLAGS, {"pks": list(scores.best) if filtering else suspects}).all()
+    kept = dict(scores.best)
     for pk, gender, pc, shielded in rows:
+        if shielded:
+            if pk in scores.official:
+                kept[pk] = scores.official[pk]
+            else:
+                del kept[pk]
+                continue
         if req.gender is not None and gender != req.gender:
+            del kept[pk]
             continue
         if req.postcode is not None:
-            if shielded:
-                continue
             outward_only = len(req.postcode) <= 4 and not req.postcode[-2:].isalpha()
-            if outward_only and pc[:-3] != req.postcode:
-                continue
-            if not outward_only and pc != req.postcode:
-                continue
-        kept[pk] = scores[pk]
+            if shielded or (pc[:-3] if outward_only else pc) != req.postcode:
+                del kept[pk]
     return kept
+
+
+_CHILD_FLAGS = select(
+    child.c.pk, child.c.gender, child.c.postcode_key, child.c.effectively_shielded
+).where(child.c.pk.in_(bindparam("pks", expanding=True)))
 
 
 def _dates(req: SearchRequest) -> tuple[list[int], set[int]]:

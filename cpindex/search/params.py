@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cpindex.errors import RequestError
-from cpindex.search.keys import postcode_key
+from cpindex.search.keys import fold, postcode_key
 from cpindex.text_rules import ascii_int
 
 __all__ = ["ALLOWED_PARAMETERS", "SearchRequest", "parse_search"]
@@ -103,6 +103,16 @@ def _name(raw: str, what: str) -> str:
         raise _invalid(f"The {what} is too long (at most {_MAX_NAME} characters).")
     if any(ch.isdigit() or ch in '<>{}[]\\;=*%_"' or ord(ch) < 32 for ch in value):
         raise _invalid(f"The {what} may hold letters, spaces, hyphens and apostrophes only.")
+    if any(not fold(part) for part in (value.split() if what == "given name" else [value])):
+        # "-", "'" or a name in another script folds to nothing: searching with it would
+        # match on the date of birth alone.
+        raise RequestError(
+            400,
+            "invalid",
+            "INVALID_SEARCH_DATA",
+            f"The {what} has no letters the index can match. Use the Latin spelling "
+            "on the child's NHS record.",
+        )
     return value
 
 

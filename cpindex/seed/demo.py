@@ -42,17 +42,20 @@ class DemoAccount:
     organisation: str
     display_name: str
     totp_secret: str = field(repr=False)
+    organisation_kind: str = "other"  # for the misuse report (cpindex.audit.organisations)
 
 
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = tuple(
-    DemoAccount(user, DEMO_PASSWORD, role, org, name, _demo_secret(user))
-    for user, role, org, name in (
-        ("nurse.demo", "practitioner", "Northgate General Hospital A&E", "Sam Okafor"),
-        ("social.demo", "practitioner", "Northgate Council Children's Services", "Priya Shah"),
-        ("indexteam.demo", "index-team", "National Index Team", "Alex Morgan"),
-        ("admin.demo", "admin", "National Index Team", "Jo Reid"),
+    DemoAccount(user, DEMO_PASSWORD, role, org, name, _demo_secret(user), kind)
+    for user, role, org, name, kind in (
+        ("nurse.demo", "practitioner", "Northgate General Hospital A&E", "Sam Okafor",
+         "emergency-department"),
+        ("social.demo", "practitioner", "Northgate Council Children's Services", "Priya Shah",
+         "social-care"),
+        ("indexteam.demo", "index-team", "National Index Team", "Alex Morgan", "other"),
+        ("admin.demo", "admin", "National Index Team", "Jo Reid", "other"),
     )
-)
+)  # fmt: skip
 
 
 def demo_account(username: str) -> DemoAccount:
@@ -128,6 +131,10 @@ _SMITHFIELD_CARERS = (
     ),
 )
 
+_MARSH_CARERS = (FixedCarer("Karen", "Marsh", "MTH", True, "07700 900789", "k.marsh@example.org"),)
+_MARSH_SCHOOL = ("Easton Church of England Academy", "0117 496 0111")
+_MARSH_GP = ("Stapleton Road Surgery", "0117 496 0222")
+
 FIXED_CHILDREN: tuple[FixedChild, ...] = (
     FixedChild(
         index_id="0f5c2a9e-6b1d-4c3e-9a7f-1d2e3f4a5b60",
@@ -202,9 +209,9 @@ FIXED_CHILDREN: tuple[FixedChild, ...] = (
         line1="3 Hidden Row",
         city="Bristol",
         previous_family=("Whitley",),
-        carers=(FixedCarer("Karen", "Marsh", "MTH", True, "07700 900789", "k.marsh@example.org"),),
-        school=("Easton Church of England Academy", "0117 496 0111"),
-        gp=("Stapleton Road Surgery", "0117 496 0222"),
+        carers=_MARSH_CARERS,
+        school=_MARSH_SCHOOL,
+        gp=_MARSH_GP,
         involvements=(
             FixedInvolvement(
                 "Gareth Price",
@@ -217,6 +224,25 @@ FIXED_CHILDREN: tuple[FixedChild, ...] = (
             ),
         ),
         sensitive_contact="0117 496 0999",
+        household="marsh",
+    ),
+    # Jayden's half-sister: not shielded herself, but she shares his home and his mother,
+    # so she is served exactly as he is (household shielding).
+    FixedChild(
+        index_id="5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b",
+        nhs_number="9990000050",
+        given=("Mia",),
+        family="Marsh",
+        birth_date=dt.date(2016, 2, 21),
+        gender="female",
+        postcode="BS5 9QX",
+        shielded=False,
+        line1="3 Hidden Row",
+        city="Bristol",
+        aliases=("Millie",),
+        carers=_MARSH_CARERS,
+        school=_MARSH_SCHOOL,
+        gp=_MARSH_GP,
         household="marsh",
     ),
     FixedChild(

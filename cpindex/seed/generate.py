@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text
 from cpindex.search.keys import birth_int, fold, phonetic, postcode_key
 from cpindex.search.nicknames import NICKNAMES
 from cpindex.seed import namedata
-from cpindex.seed.demo import FIXED_CHILDREN, FixedChild
+from cpindex.seed.demo import DEMO_ACCOUNTS, FIXED_CHILDREN, FixedChild
 from cpindex.seed.nhs import synthetic_numbers
 from cpindex.store.db import reset_sequences, upgrade
 from cpindex.store.schema import (
@@ -36,6 +36,7 @@ from cpindex.store.schema import (
     practitioner,
     seed_info,
 )
+from cpindex.store.shielding import refresh_all
 
 __all__ = ["GENERATOR_VERSION", "REFERENCE_DATE", "SeedMismatch", "SeedResult", "seed_database"]
 
@@ -74,7 +75,8 @@ _PRACTITIONER_CASELOAD = 25
 # it a million children share too few surnames and every search matches crowds.
 _LONG_TAIL_SHARE = 0.45
 # Bumped whenever the same seed would give different data (benchmarks key caches on it).
-GENERATOR_VERSION = 2
+# 3: Jayden's half-sister Mia (household shielding), demo accounts' organisation kinds.
+GENERATOR_VERSION = 3
 
 
 class SeedMismatch(Exception):
@@ -596,6 +598,7 @@ def seed_database(
     Running it again with the same arguments is a fast no-op; other arguments on a seeded
     database raise SeedMismatch rather than mixing two data sets.
     """
+    from cpindex.audit.organisations import set_organisation_kind
     from cpindex.auth.users import create_demo_accounts
 
     started = time.monotonic()
@@ -639,8 +642,11 @@ def seed_database(
             ("organisation.id", "practitioner.id", "household.id", "carer.id", "child.pk",
              "child_name.id", "involvement.id"),
         )  # fmt: skip
+        refresh_all(conn)  # household shielding, before anything can be served
         conn.execute(text("ANALYZE"))
         create_demo_accounts(conn)
+        for account in DEMO_ACCOUNTS:
+            set_organisation_kind(conn, account.username, account.organisation_kind)
         conn.execute(
             insert(seed_info),
             [

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 __all__ = [
@@ -138,6 +139,9 @@ child = Table(
     Column("gp_id", Integer, ForeignKey("organisation.id"), nullable=True),
     Column("caf", Boolean, nullable=False),
     Column("shielded", Boolean, nullable=False),
+    # Shielded, or linked to a shielded child by household, address or carer: served as
+    # shielded everywhere. Kept by cpindex.store.shielding on every write (migration 0006).
+    Column("effectively_shielded", Boolean, nullable=False, server_default=false()),
     # A sensitive service is held only as a contact route (phone), never by name.
     Column("sensitive_contact", String(40), nullable=True),
 )
@@ -202,6 +206,8 @@ user_account = Table(
     Column("display_name", String(200), nullable=False),
     Column("role", String(20), nullable=False),  # practitioner | index-team | admin
     Column("organisation", String(200), nullable=False),
+    # emergency-department | social-care | health | school | gp | other (misuse report).
+    Column("organisation_kind", String(30), nullable=False, server_default="other"),
     Column("family_name", String(100), nullable=True),  # for the misuse report (part 2)
     Column("postcode_district", String(8), nullable=True),
     Column("password_hash", String(200), nullable=False),

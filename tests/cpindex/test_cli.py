@@ -153,3 +153,28 @@ def test_working_hours_and_audit_commands(
     assert code == 0 and out == "" and "0 accesses worth a question" in err
     code, _, err = _run(monkeypatch, capsys, "audit", "report", "--since", "soon", "--db", db)
     assert code == 2
+
+
+def test_user_add_records_the_organisation_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'kinds.db'}"
+    for name, extra in (("ed.nurse", ("--org-kind", "emergency-department")), ("plain", ())):
+        code, _, _ = _run(
+            monkeypatch, capsys, "user", "add", name, "--role", "practitioner",
+            "--org", "Northgate A&E", *extra, "--password-stdin", "--db", db,
+            stdin="a long password\n",
+        )  # fmt: skip
+        assert code == 0
+    code, _, err = _run(
+        monkeypatch, capsys, "user", "add", "x", "--role", "practitioner", "--org", "O",
+        "--org-kind", "hospital", "--password-stdin", "--db", db, stdin="a long password\n",
+    )  # fmt: skip
+    assert code == 2 and "--org-kind" in err
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        kinds = dict(
+            conn.execute(select(user_account.c.username, user_account.c.organisation_kind)).all()
+        )
+    engine.dispose()
+    assert kinds == {"ed.nurse": "emergency-department", "plain": "other"}

@@ -34,7 +34,7 @@ def _ordinary_children(engine: Engine, n: int = 40) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(child.c.index_id)
-            .where(child.c.shielded.is_(False), child.c.postcode_key.like("B%"))
+            .where(child.c.effectively_shielded.is_(False), child.c.postcode_key.like("B%"))
             .order_by(child.c.pk)
             .limit(n)
         )
