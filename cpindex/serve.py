@@ -18,6 +18,7 @@ import pyotp
 import uvicorn
 
 from cpindex.api import Services, create_app
+from cpindex.auth.sealing import SecretBox
 from cpindex.config import ServerSettings
 from cpindex.search.engine import warm_up
 from cpindex.seed.demo import DEMO_ACCOUNTS
@@ -83,11 +84,12 @@ def serve(
     tls_key: Path | None = None,
     settings: ServerSettings | None = None,
     demo_codes: bool = False,
+    box: SecretBox | None = None,
 ) -> int:
     engine = make_engine(db_url)
     upgrade(engine)
     warm_up()
-    app = create_app(Services.build(engine, settings or ServerSettings.from_env()))
+    app = create_app(Services.build(engine, settings or ServerSettings.from_env(), box=box))
     config = uvicorn.Config(
         app,
         host=host,

@@ -31,6 +31,7 @@ from cpindex.audit import record_event
 from cpindex.audit.misuse import find_misuse
 from cpindex.audit.query import find_events, find_events_by_id
 from cpindex.auth.limits import take
+from cpindex.auth.sealing import SecretBox
 from cpindex.auth.sessions import SessionInfo, SessionStore
 from cpindex.clock import Clock, SystemClock
 from cpindex.config import ServerSettings
@@ -65,7 +66,11 @@ class Services:
 
     @classmethod
     def build(
-        cls, engine: Engine, settings: ServerSettings | None = None, clock: Clock | None = None
+        cls,
+        engine: Engine,
+        settings: ServerSettings | None = None,
+        clock: Clock | None = None,
+        box: SecretBox | None = None,
     ) -> Services:
         settings = settings or ServerSettings()
         clock = clock or SystemClock()
@@ -76,6 +81,7 @@ class Services:
             absolute=dt.timedelta(hours=settings.absolute_hours),
             lockout_failures=settings.lockout_failures,
             lockout=dt.timedelta(minutes=settings.lockout_minutes),
+            box=box,
         )
         return cls(engine, settings, clock, sessions)
 
@@ -271,11 +277,11 @@ def create_app(services: Services) -> FastAPI:
             outcome = "locked" if result.failure == "locked" else "failure"
             who = result.user
             await run_in_threadpool(
-                audit, request, None, "sign-in", outcome, username=username[:100],
+                audit, request, None, "sign-in", outcome, username=result.audit_name,
                 role=who.role if who else None, organisation=who.organisation if who else None,
             )  # fmt: skip
             if result.failure == "locked-now":
-                await run_in_threadpool(lock_out, request, username[:100])
+                await run_in_threadpool(lock_out, request, result.audit_name)
             raise RequestError(401, "login", "ACCESS_DENIED", _SIGN_IN_FAILED)
         token, info = result.token, result.info
         await run_in_threadpool(audit, request, info, "sign-in", "success")

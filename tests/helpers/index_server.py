@@ -57,9 +57,11 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def seed_index(db_path: Path, *, children: int = 2000, seed: int = 1) -> str:
-    """Seed a SQLite file (fast no-op when already seeded alike); returns its URL."""
-    url = f"sqlite:///{db_path}"
+def seed_index(
+    db_path: Path, *, children: int = 2000, seed: int = 1, db_url: str | None = None
+) -> str:
+    """Seed a SQLite file, or `db_url` (fast no-op when already seeded alike); its URL."""
+    url = db_url or f"sqlite:///{db_path}"
     subprocess.run(
         [sys.executable, "-m", "cpindex", "seed", "--children", str(children), "--seed", str(seed),
          "--db", url, "--quiet"],
