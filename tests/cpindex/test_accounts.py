@@ -111,7 +111,7 @@ def test_look_alike_usernames_are_refused_by_user_add(
     engine.dispose()
 
 
-@pytest.mark.parametrize("suffix", ["\u200b", "\u202e", "\u2066", "\ufeff"])
+@pytest.mark.parametrize("suffix", ["\u200b", "\u202e", "\u2066", "\ufeff", "\x01", "\n"])
 def test_a_look_alike_username_at_sign_in_is_the_ordinary_failure_audited_escaped(
     api_engine: tuple[TestClient, ManualClock, Engine], suffix: str
 ) -> None:
