@@ -1,4 +1,4 @@
-"""The `cpindex` command line: seed, serve, user, audit.
+"""The `cpindex` command line: init, seed, serve, user, audit.
 
 Exit codes: 0 ok, 2 usage error, 1 anything else, with a one-line message on stderr.
 """
@@ -11,12 +11,17 @@ import ipaddress
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from cpindex.audit.organisations import ORGANISATION_KINDS
 from cpindex.config import ServerSettings, SettingError, add_arguments, resolve
-from cpindex.store.db import default_database_url, make_engine, upgrade
+from cpindex.store.db import default_database_url, make_engine, serialised, upgrade
+
+if TYPE_CHECKING:
+    from cpindex.auth.sealing import SecretBox
 
 __all__ = ["main"]
 
@@ -34,16 +39,22 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cpindex", description="The central children's index (synthetic).")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    init = commands.add_parser("init", help="create or upgrade the store and its secret key")
+    init.add_argument("--db", default=None)
+    _key_file_option(init)
+
     seed = commands.add_parser("seed", help="create the schema, synthetic children, demo users")
     seed.add_argument("--children", type=int, required=True)
     seed.add_argument("--seed", type=int, default=1)
     seed.add_argument("--db", default=None)
     seed.add_argument("--quiet", action="store_true")
+    _key_file_option(seed)
 
     serve = commands.add_parser("serve", help="serve the FHIR API")
     serve.add_argument("--db", default=None)
     serve.add_argument("--demo-codes", action="store_true", help="print demo sign-in codes")
     add_arguments(serve)  # every server setting, declared once in cpindex.config
+    _key_file_option(serve)
 
     user = commands.add_parser("user", help="manage user accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
@@ -64,10 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--work-end", type=_clock_time, default=None, help="HH:MM local")
     add.add_argument("--password-stdin", action="store_true", required=True)
     add.add_argument("--db", default=None)
+    _key_file_option(add)
     reset = user_commands.add_parser("reset", help="new password and TOTP secret")
     reset.add_argument("name")
     reset.add_argument("--password-stdin", action="store_true", required=True)
     reset.add_argument("--db", default=None)
+    _key_file_option(reset)
     for name, text in (("disable", "disable a user"), ("unlock", "clear a lock-out")):
         sub = user_commands.add_parser(name, help=text)
         sub.add_argument("name")
@@ -91,6 +104,28 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
     report.add_argument("--db", default=None)
     return parser
+
+
+def _key_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--secret-key-file",
+        type=Path,
+        default=None,
+        help="AES key sealing TOTP secrets (default: CPINDEX_SECRET_KEY_FILE, else "
+        "secret.key in the user's data folder; made 0600 when absent)",
+    )
+
+
+def _secret_box(engine: Engine, key_file: Path | None) -> tuple[SecretBox, bool, int]:
+    """The key (made when absent) and every plain TOTP secret sealed with it:
+    (box, key made now, secrets sealed now). What `cpindex init` does; seed, serve and
+    `user add|reset` do it too, so a store never keeps plain secrets once a key exists."""
+    from cpindex.auth.sealing import open_secret_box, seal_plain_secrets
+
+    upgrade(engine)
+    with serialised(engine) as conn:
+        box, created = open_secret_box(conn, key_file)
+        return box, created, seal_plain_secrets(conn, box)
 
 
 def _clock_time(raw: str) -> str:
@@ -142,6 +177,15 @@ def _is_loopback(host: str) -> bool:
 
 def _run(args: argparse.Namespace) -> int:
     url = args.db or default_database_url()
+    if args.command == "init":
+        engine = make_engine(url)
+        try:
+            _, created, sealed = _secret_box(engine, args.secret_key_file)
+        finally:
+            engine.dispose()
+        key = "made" if created else "kept"
+        print(f"store ready; secret key {key}; {sealed} TOTP secrets sealed now")
+        return 0
     if args.command == "seed":
         from cpindex.seed.generate import seed_database
 
@@ -158,13 +202,24 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress,
         )
+        engine = make_engine(url)
+        try:
+            _secret_box(engine, args.secret_key_file)
+        finally:
+            engine.dispose()
         verb = "seeded" if result.created else "already seeded with"
         print(f"{verb} {result.children} children (seed {result.seed}) in {result.seconds:.1f} s")
         return 0
     if args.command == "serve":
         from cpindex.serve import serve
 
-        return serve(url, settings=_settings(args), demo_codes=args.demo_codes)
+        settings = _settings(args)
+        engine = make_engine(url)
+        try:
+            box = _secret_box(engine, args.secret_key_file)[0]
+        finally:
+            engine.dispose()
+        return serve(url, settings=settings, demo_codes=args.demo_codes, box=box)
     if args.command == "audit":
         return _audit(args, url)
     return _user(args, url)
@@ -231,46 +286,46 @@ def _user(args: argparse.Namespace, url: str) -> int:
 
 
 def _user_on(args: argparse.Namespace, engine: Engine) -> int:
+    """Each change and its audit row (with the OS user who made it) commit together."""
     from cpindex.audit.organisations import set_organisation_kind
     from cpindex.auth import users
 
     upgrade(engine)
-    with engine.begin() as conn:
+    box = None
+    if args.user_command in ("add", "reset"):
+        password = _read_password()
+        box = _secret_box(engine, args.secret_key_file)[0]
+    by = users.os_user()
+    lines: list[str] = []  # printed once the change has committed
+    with serialised(engine) as conn:
         if args.user_command == "add":
             uri = users.create_user(
                 conn,
                 args.name,
-                _read_password(),
+                password,
                 role=args.role,
                 organisation=args.org,
                 display_name=args.display_name,
                 family_name=args.family_name,
                 postcode_district=args.postcode_district,
                 work_hours=(args.work_start, args.work_end),
+                box=box,
+                by=by,
             )
             set_organisation_kind(conn, args.name, args.org_kind)
-            print(uri)
+            lines.append(uri)
         elif args.user_command == "reset":
-            print(users.reset_user(conn, args.name, _read_password()))
+            lines.append(users.reset_user(conn, args.name, password, by=by, box=box))
         elif args.user_command == "disable":
-            users.disable_user(conn, args.name)
+            users.disable_user(conn, args.name, by=by)
         elif args.user_command == "unlock":
-            users.unlock_user(conn, args.name)
+            users.unlock_user(conn, args.name, by=by)
         else:
             for row in users.list_users(conn):
                 state = "disabled" if row.disabled else "active"
-                print(f"{row.username}\t{row.role}\t{row.organisation}\t{state}")
-    if args.user_command in ("unlock", "disable", "reset"):
-        from cpindex.audit import record_event
-
-        record_event(
-            engine,
-            at=dt.datetime.now(dt.UTC),
-            action=f"account-{args.user_command}",
-            outcome="success",
-            username=args.name,
-            detail={"by": "cli"},
-        )
+                lines.append(f"{row.username}\t{row.role}\t{row.organisation}\t{state}")
+    for line in lines:
+        print(line)
     return 0
 
 
@@ -284,10 +339,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 1
     except Exception as exc:
+        from cpindex.auth.sealing import KeyFileError
         from cpindex.auth.users import UnknownUser, UserExists
 
         if isinstance(exc, UserExists):
             message = f"user {exc} already exists"
+        elif isinstance(exc, (KeyFileError, ValueError)):
+            message = (str(exc) or type(exc).__name__).splitlines()[0][:300]
         elif isinstance(exc, UnknownUser):
             message = f"no user {exc}"
         else:

@@ -19,6 +19,7 @@ import uvicorn
 
 from cpindex.api import Services, create_app
 from cpindex.api.connections import ConnectionLimits, guarded_protocol
+from cpindex.auth.sealing import SecretBox
 from cpindex.config import ServerSettings
 from cpindex.search.engine import warm_up
 from cpindex.seed.demo import DEMO_ACCOUNTS
@@ -87,12 +88,18 @@ def _hardened_tls(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]
     return context
 
 
-def serve(db_url: str, *, settings: ServerSettings | None = None, demo_codes: bool = False) -> int:
+def serve(
+    db_url: str,
+    *,
+    settings: ServerSettings | None = None,
+    demo_codes: bool = False,
+    box: SecretBox | None = None,
+) -> int:
     settings = settings or ServerSettings.from_env()
     engine = make_engine(db_url)
     upgrade(engine)
     warm_up()
-    app = create_app(Services.build(engine, settings))
+    app = create_app(Services.build(engine, settings, box=box))
     limits = ConnectionLimits(
         max_header_bytes=settings.max_header_bytes,
         max_headers=settings.max_headers,

@@ -9,6 +9,7 @@ limits themselves pass their own values.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,11 @@ from tests.helpers.index_server import TEST_LIMITS, RunningIndex, start_index
 
 for _name, _value in TEST_LIMITS.items():
     os.environ.setdefault(_name, _value)
+# The key sealing TOTP secrets: one throwaway file per run, never the user's data folder.
+os.environ.setdefault(
+    "CPINDEX_SECRET_KEY_FILE",
+    os.path.join(tempfile.mkdtemp(prefix="cpindex-key-"), "secret.key"),
+)
 
 
 @pytest.fixture(scope="session")

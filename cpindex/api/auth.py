@@ -59,12 +59,21 @@ def _session_body(info: SessionInfo) -> dict[str, Any]:
     }
 
 
+def _sign_in_name(body: dict[str, Any]) -> str:
+    """The username as sent: a name with control, zero-width or bidi characters is not
+    a malformed request but a failed sign-in (401, audited escaped, cpindex.auth)."""
+    value = body.get("username")
+    if isinstance(value, str) and 0 < len(value) <= 1024:
+        return value
+    return text_field(body, "username")  # raises its 400
+
+
 @router.post("/auth/session", status_code=201, openapi_extra=_SIGN_IN_OPENAPI)
 async def sign_in(
     request: Request, body: JsonBody, services: ServicesDep, audit: Audit
 ) -> Response:
     """Username, password and TOTP code -> an opaque bearer token."""
-    username = text_field(body, "username")
+    username = _sign_in_name(body)
     password = text_field(body, "password")
     otp = text_field(body, "otp")
     result = await run_in_threadpool(services.sessions.attempt, username, password, otp)
@@ -72,11 +81,11 @@ async def sign_in(
         outcome = "locked" if result.failure == "locked" else "failure"
         who = result.user
         await run_in_threadpool(
-            audit, None, "sign-in", outcome, username=username[:100],
+            audit, None, "sign-in", outcome, username=result.audit_name,
             role=who.role if who else None, organisation=who.organisation if who else None,
         )  # fmt: skip
         if result.failure == "locked-now":
-            await run_in_threadpool(audit.lock_out, username[:100])
+            await run_in_threadpool(audit.lock_out, result.audit_name)
         raise RequestError(401, "login", "ACCESS_DENIED", _SIGN_IN_FAILED)
     token, info = result.token, result.info
     await run_in_threadpool(audit, info, "sign-in", "success")

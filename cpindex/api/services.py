@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from cpindex.auth.sealing import SecretBox
 from cpindex.auth.sessions import SessionStore
 from cpindex.clock import Clock, SystemClock
 from cpindex.config import ServerSettings
@@ -23,8 +24,13 @@ class Services:
 
     @classmethod
     def build(
-        cls, engine: Engine, settings: ServerSettings | None = None, clock: Clock | None = None
+        cls,
+        engine: Engine,
+        settings: ServerSettings | None = None,
+        clock: Clock | None = None,
+        box: SecretBox | None = None,
     ) -> Services:
+        """`box` opens sealed TOTP secrets (cpindex.auth.sealing); `cpindex serve` gives one."""
         settings = settings or ServerSettings()
         clock = clock or SystemClock()
         sessions = SessionStore(
@@ -34,5 +40,6 @@ class Services:
             absolute=dt.timedelta(hours=settings.absolute_hours),
             lockout_failures=settings.lockout_failures,
             lockout=dt.timedelta(minutes=settings.lockout_minutes),
+            box=box,
         )
         return cls(engine, settings, clock, sessions)

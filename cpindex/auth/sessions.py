@@ -7,6 +7,15 @@ username still costs one Argon2 verification so timing does not tell either.
 Lock-out: `lockout_failures` wrong sign-ins (or wrong unlock passwords) in a row lock the
 account for `lockout_minutes`; the count and the lock live in user_account, so every
 server process on the database sees them. Only the audit log tells the attempts apart.
+
+The lock-out holds however requests are timed: a password check first takes a slot in
+the account's row inside a serialised transaction, and is refused unchecked when the
+failures counted plus the checks in flight already reach `lockout_failures`. The result
+is written back in a second serialised transaction that re-reads the row: the slot
+becomes a counted failure, or (right password, right and unspent code, not locked, not
+disabled) it is given back and the session is opened there. Every failure counts, any
+error while checking is a failure, and a code's time step is spent once (RFC 6238 §5.2).
+A slot left by a process that died mid-check stops counting after `_STALE_SLOTS`.
 """
 
 from __future__ import annotations
@@ -15,10 +24,13 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
-from cpindex.auth.passwords import verify_password, verify_totp
+from cpindex.auth.passwords import totp_step, verify_password
+from cpindex.auth.sealing import SecretBox, open_plain
+from cpindex.auth.usernames import audit_name, is_acceptable
 from cpindex.clock import Clock
 from cpindex.store.db import serialised
 from cpindex.store.schema import user_account, user_session
@@ -29,6 +41,8 @@ __all__ = ["Attempt", "SessionInfo", "SessionStore", "SessionUser", "hash_token"
 # The idle expiry is rewritten only when it would move by this much, so a burst of calls
 # costs one write, not one each; the expiry reported is always the stored one.
 _TOUCH_STEP = dt.timedelta(seconds=10)
+# An Argon2 check takes well under a second; a slot older than this was left by a crash.
+_STALE_SLOTS = dt.timedelta(minutes=2)
 
 
 # Built once: every authenticated request runs these.
@@ -79,26 +93,49 @@ class SessionInfo:
 
 @dataclass(frozen=True)
 class Attempt:
-    """What a sign-in came to. `failure`: None, "credentials", "locked" or "locked-now"
-    (this failure locked the account). The caller answers all failures alike."""
+    """What a sign-in came to. `failure`: None, "credentials", "locked" (refused without
+    a check) or "locked-now" (this failure locked the account). The caller answers all
+    failures alike; `audit_name` is the username as the audit may hold it."""
 
     token: str | None
     info: SessionInfo | None
     failure: str | None
     user: SessionUser | None = None
+    audit_name: str = ""
 
 
 @dataclass(frozen=True)
-class _Found:
+class _Slot:
+    """An account whose password check holds a slot (see the module docstring)."""
+
     user: SessionUser
     password_hash: str
     totp_secret: str
-    disabled: bool
-    locked_until: dt.datetime | None
+
+
+_ACCOUNT = select(
+    user_account.c.id,
+    user_account.c.username,
+    user_account.c.display_name,
+    user_account.c.role,
+    user_account.c.organisation,
+    user_account.c.password_hash,
+    user_account.c.totp_secret,
+    user_account.c.disabled,
+    user_account.c.locked_until,
+    user_account.c.failed_count,
+    user_account.c.checks_in_flight,
+    user_account.c.check_started_at,
+    user_account.c.totp_last_step,
+).with_for_update()
 
 
 class SessionStore:
-    """Signs users in and checks tokens; the clock is injected so tests move time."""
+    """Signs users in and checks tokens; the clock is injected so tests move time.
+
+    `box` opens sealed TOTP secrets (cpindex.auth.sealing); without one only plain
+    secrets can be read (in-process tests).
+    """
 
     def __init__(
         self,
@@ -109,6 +146,7 @@ class SessionStore:
         absolute: dt.timedelta = dt.timedelta(hours=10),
         lockout_failures: int = 5,
         lockout: dt.timedelta = dt.timedelta(minutes=15),
+        box: SecretBox | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -116,103 +154,104 @@ class SessionStore:
         self._absolute = absolute
         self._lockout_failures = max(1, lockout_failures)
         self._lockout = lockout
+        self._box = box
 
     @property
     def idle_timeout_seconds(self) -> int:
         return int(self._idle.total_seconds())
 
-    def _user_by_name(self, username: str) -> _Found | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    user_account.c.id,
-                    user_account.c.username,
-                    user_account.c.display_name,
-                    user_account.c.role,
-                    user_account.c.organisation,
-                    user_account.c.password_hash,
-                    user_account.c.totp_secret,
-                    user_account.c.disabled,
-                    user_account.c.locked_until,
-                ).where(user_account.c.username == username)
-            ).first()
-        if row is None:
-            return None
-        user = SessionUser(row[0], row[1], row[2], row[3], row[4])
-        return _Found(user, row[5], row[6], bool(row[7]), row[8])
+    def _take_slot(self, where: Any) -> tuple[_Slot | None, bool]:
+        """(account, admitted): a slot is taken only while the lock-out leaves room."""
+        with serialised(self._engine) as conn:
+            row = conn.execute(_ACCOUNT.where(where)).first()
+            if row is None:
+                return None, False
+            now = self._clock.now()  # read once the row is ours: a waiter's clock moved on
+            slot = _Slot(SessionUser(row[0], row[1], row[2], row[3], row[4]), row[5], row[6])
+            in_flight = int(row[10] or 0)
+            if row[11] is None or now - row[11] > _STALE_SLOTS:
+                in_flight = 0
+            locked = row[8] is not None and now < row[8]
+            if locked or int(row[9] or 0) + in_flight >= self._lockout_failures:
+                return slot, False
+            conn.execute(
+                update(user_account)
+                .where(user_account.c.id == row[0])
+                .values(checks_in_flight=in_flight + 1, check_started_at=now)
+            )
+        return slot, True
 
-    def _locked(self, found: _Found) -> bool:
-        return found.locked_until is not None and self._clock.now() < found.locked_until
+    def _secret(self, slot: _Slot) -> str:
+        if self._box is None:
+            return open_plain(slot.totp_secret)
+        return self._box.open(slot.totp_secret, slot.user.username)
 
-    def check_credentials(self, username: str, password: str, otp: str) -> SessionUser | None:
-        """The user when all three are right and the account is enabled, else None."""
-        found = self._user_by_name(username)
-        password_ok = verify_password(found.password_hash if found else None, password)
-        if found is None or not password_ok or found.disabled:
-            return None
-        if not verify_totp(found.totp_secret, otp, at=self._clock.now().timestamp()):
-            return None
-        return found.user
+    def _check(self, slot: _Slot, password: str, otp: str | None) -> tuple[bool, int | None]:
+        """(password right, the code's time step); any error is a wrong answer."""
+        try:
+            if not verify_password(slot.password_hash, password):
+                return False, None
+            if otp is None:
+                return True, None
+            return True, totp_step(self._secret(slot), otp, at=self._clock.now().timestamp())
+        except Exception:  # a crash in a check must read as a failure
+            return False, None
+
+    def _finish(
+        self, conn: Connection, user_id: int, *, ok: bool, step: int | None, end_sessions: bool
+    ) -> tuple[bool, bool]:
+        """Give the slot back: (accepted, locked_now). `step`: a code to spend, if any."""
+        now = self._clock.now()
+        row = conn.execute(_ACCOUNT.where(user_account.c.id == user_id)).one()
+        in_flight = max(0, int(row[10] or 0) - 1)
+        locked = row[8] is not None and now < row[8]
+        spent = step is not None and row[12] is not None and step <= int(row[12])
+        if ok and not locked and not bool(row[7]) and not spent:
+            values: dict[str, Any] = {"checks_in_flight": in_flight}
+            if step is not None:
+                values.update(failed_count=0, totp_last_step=step)
+            conn.execute(update(user_account).where(user_account.c.id == user_id).values(values))
+            return True, False
+        failures = int(row[9] or 0) + 1
+        locks = failures >= self._lockout_failures
+        conn.execute(
+            update(user_account)
+            .where(user_account.c.id == user_id)
+            .values(
+                checks_in_flight=in_flight,
+                failed_count=0 if locks else failures,
+                locked_until=now + self._lockout if locks else row[8],
+            )
+        )
+        if locks and end_sessions:
+            conn.execute(
+                update(user_session)
+                .where(user_session.c.user_id == user_id, user_session.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return False, locks
 
     def attempt(self, username: str, password: str, otp: str) -> Attempt:
         """Sign in, counting failures towards the lock-out of an existing account."""
-        found = self._user_by_name(username)
-        password_ok = verify_password(found.password_hash if found else None, password)
-        if found is None:
-            return Attempt(None, None, "credentials")
-        if self._locked(found):
-            return Attempt(None, None, "locked", found.user)
-        now = self._clock.now()
-        ok = (
-            password_ok
-            and not found.disabled
-            and verify_totp(found.totp_secret, otp, at=now.timestamp())
-        )
-        if not ok:
-            locked_now = self.register_failure(found.user.user_id)
-            return Attempt(None, None, "locked-now" if locked_now else "credentials", found.user)
-        token, info = self._open_session(found.user)
-        return Attempt(token, info, None, found.user)
-
-    def register_failure(self, user_id: int, *, end_sessions: bool = False) -> bool:
-        """Count one failure; True when it locks the account (the count starts again).
-
-        `end_sessions`: the lock-out also revokes the user's sessions (wrong unlock
-        passwords come from the session's holder; wrong sign-ins may come from anyone,
-        and must not throw the real user out).
-        """
-        now = self._clock.now()
+        name = audit_name(username)
+        slot, admitted = None, False
+        if is_acceptable(username):
+            slot, admitted = self._take_slot(user_account.c.username == username)
+        if slot is None or not admitted:
+            verify_password(None, password)  # refused unchecked, in the time a check takes
+            failure = "locked" if slot is not None else "credentials"
+            return Attempt(None, None, failure, slot.user if slot else None, name)
+        password_ok, step = self._check(slot, password, otp)
         with serialised(self._engine) as conn:
-            return self._count_failure(conn, user_id, now, end_sessions)
-
-    def _count_failure(
-        self, conn: Connection, user_id: int, now: dt.datetime, end_sessions: bool
-    ) -> bool:
-        row = conn.execute(
-            select(user_account.c.failed_count, user_account.c.locked_until)
-            .where(user_account.c.id == user_id)
-            .with_for_update()
-        ).one()
-        if row[1] is not None and now < row[1]:
-            return False
-        failures = int(row[0] or 0) + 1
-        if failures >= self._lockout_failures:
-            conn.execute(
-                update(user_account)
-                .where(user_account.c.id == user_id)
-                .values(failed_count=0, locked_until=now + self._lockout)
-            )
-            if end_sessions:
-                conn.execute(
-                    update(user_session)
-                    .where(user_session.c.user_id == user_id, user_session.c.revoked_at.is_(None))
-                    .values(revoked_at=now)
-                )
-            return True
-        conn.execute(
-            update(user_account).where(user_account.c.id == user_id).values(failed_count=failures)
-        )
-        return False
+            ok, locked_now = self._finish(
+                conn, slot.user.user_id, ok=password_ok and step is not None, step=step,
+                end_sessions=False,
+            )  # fmt: skip
+            if not ok:
+                failure = "locked-now" if locked_now else "credentials"
+                return Attempt(None, None, failure, slot.user, name)
+            token, info = self._open_session(conn, slot.user)
+        return Attempt(token, info, None, slot.user, name)
 
     def sign_in(self, username: str, password: str, otp: str) -> tuple[str, SessionInfo] | None:
         """A new token and its session, or None (one answer for every kind of failure)."""
@@ -221,30 +260,24 @@ class SessionStore:
             return None
         return result.token, result.info
 
-    def _open_session(self, user: SessionUser) -> tuple[str, SessionInfo]:
+    def _open_session(self, conn: Connection, user: SessionUser) -> tuple[str, SessionInfo]:
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         absolute = now + self._absolute
         idle = min(now + self._idle, absolute)
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(user_account)
-                .where(user_account.c.id == user.user_id, user_account.c.failed_count != 0)
-                .values(failed_count=0)
+        result = conn.execute(
+            insert(user_session).values(
+                token_hash=hash_token(token),
+                user_id=user.user_id,
+                created_at=now,
+                idle_expires_at=idle,
+                absolute_expires_at=absolute,
+                revoked_at=None,
             )
-            result = conn.execute(
-                insert(user_session).values(
-                    token_hash=hash_token(token),
-                    user_id=user.user_id,
-                    created_at=now,
-                    idle_expires_at=idle,
-                    absolute_expires_at=absolute,
-                    revoked_at=None,
-                )
-            )
-            key = result.inserted_primary_key
-            assert key is not None
-            session_id = int(key[0])
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        session_id = int(key[0])
         return token, SessionInfo(session_id, user, idle, absolute, self.idle_timeout_seconds)
 
     def authenticate(self, token: str, *, touch: bool = True) -> SessionInfo | None:
@@ -269,18 +302,18 @@ class SessionStore:
     def unlock(self, session: SessionInfo, password: str) -> tuple[bool, bool]:
         """Re-check the password of a locked client, no new session.
 
-        Returns (ok, locked_now): a wrong password counts towards the lock-out like a
-        failed sign-in, and the lock-out ends the user's sessions.
+        Returns (ok, locked_now): a wrong password takes a slot and counts towards the
+        lock-out like a failed sign-in, and the lock-out ends the user's sessions.
         """
-        found = self._user_by_name(session.user.username)
-        ok = verify_password(found.password_hash if found else None, password)
-        if found is None:
+        slot, admitted = self._take_slot(user_account.c.id == session.user.user_id)
+        if slot is None or not admitted:
+            verify_password(None, password)
             return False, False
-        if self._locked(found) or found.disabled:
-            return False, False
-        if ok:
-            return True, False
-        return False, self.register_failure(found.user.user_id, end_sessions=True)
+        password_ok, _ = self._check(slot, password, None)
+        with serialised(self._engine) as conn:
+            return self._finish(
+                conn, slot.user.user_id, ok=password_ok, step=None, end_sessions=True
+            )
 
     def revoke(self, session: SessionInfo) -> None:
         with self._engine.begin() as conn:

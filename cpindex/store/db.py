@@ -37,8 +37,17 @@ def default_database_url() -> str:
     if url:
         return url
     folder = Path(platformdirs.user_data_dir("cpindex", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # it holds the store and the secret key: the owner's alone
     return f"sqlite:///{folder / 'cpindex.db'}"
+
+
+def _create_private(database: str | None) -> None:
+    """A new SQLite file is made 0600 first (SQLite gives its -wal/-shm files its mode)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):  # sqlite says which
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -124,6 +133,7 @@ def make_engine(url: str, *, bulk_load: bool = False) -> Engine:
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
+        _create_private(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
         if bulk_load:
             event.listen(engine, "connect", _sqlite_bulk_pragmas)

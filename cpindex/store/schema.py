@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -211,10 +212,16 @@ user_account = Table(
     Column("family_name", String(100), nullable=True),  # for the misuse report (part 2)
     Column("postcode_district", String(8), nullable=True),
     Column("password_hash", String(200), nullable=False),
-    Column("totp_secret", String(64), nullable=False),
+    # "v1:" + AES-GCM sealed (cpindex.auth.sealing); plain base32 only before sealing.
+    Column("totp_secret", String(200), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("failed_count", Integer, nullable=False, default=0),
     Column("locked_until", UTCDateTime, nullable=True),
+    # Password checks under way and when the last began (cpindex.auth.sessions: slots).
+    Column("checks_in_flight", Integer, nullable=False, default=0, server_default="0"),
+    Column("check_started_at", UTCDateTime, nullable=True),
+    # The last accepted TOTP time step: it and earlier ones are spent (RFC 6238 §5.2).
+    Column("totp_last_step", BigInteger, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     # Local (Europe/London) working hours "HH:MM" for the misuse report; None = 07:00-20:00.
     Column("work_start", String(5), nullable=True),

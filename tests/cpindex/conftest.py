@@ -24,6 +24,7 @@ from cpindex.config import ServerSettings
 from cpindex.seed.demo import DEMO_PASSWORD, demo_account
 from cpindex.seed.generate import seed_database
 from cpindex.store.db import make_engine
+from tests.helpers.spent_codes import forget_spent_code
 
 with warnings.catch_warnings():
     # Starlette 1.x nudges towards `httpx2`; the pinned httpx works and is what we test with.
@@ -88,6 +89,7 @@ def new_user(engine: Engine, role: str = "practitioner", **kw: object) -> tuple[
 
 
 def sign_in_as(client: TestClient, clock: ManualClock, name: str, secret: str) -> str:
+    forget_spent_code(client.app.state.services.engine, name)  # type: ignore[attr-defined]
     response = client.post(
         "/auth/session",
         json={
@@ -104,6 +106,7 @@ def sign_in(client: TestClient, clock: ManualClock | None, username: str = "nurs
     secret = demo_account(username).totp_secret
     totp = pyotp.TOTP(secret)
     code = totp.at(clock.now()) if clock else totp.now()
+    forget_spent_code(client.app.state.services.engine, username)  # type: ignore[attr-defined]
     response = client.post(
         "/auth/session",
         json={"username": username, "password": DEMO_PASSWORD, "otp": code},

@@ -185,7 +185,7 @@ def test_disabled_user_loses_sessions_and_cannot_sign_in(seeded_engine: Engine) 
     assert response.status_code == 201
     token = response.json()["token"]
     with seeded_engine.begin() as conn:
-        disable_user(conn, "temp.worker")
+        disable_user(conn, "temp.worker", by={"by": "test"})
     _denied(_search(client, token))
     _denied(
         client.post(

@@ -10,6 +10,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from cpindex.auth.sealing import open_secret_box
 from cpindex.auth.sessions import SessionStore
 from cpindex.cli import main
 from cpindex.clock import SystemClock
@@ -41,7 +42,10 @@ def test_user_lifecycle(
     assert len(lines) == 1 and lines[0].startswith("otpauth://totp/")
     secret = pyotp.parse_uri(lines[0]).secret
     engine = make_engine(db)
-    store = SessionStore(engine, SystemClock())
+    with engine.connect() as conn:
+        box, made = open_secret_box(conn)
+    assert not made  # `user add` made it, from CPINDEX_SECRET_KEY_FILE
+    store = SessionStore(engine, SystemClock(), box=box)
     assert store.sign_in("jane.doe", "a long password", pyotp.TOTP(secret).now()) is not None
     with engine.connect() as conn:
         stored = conn.execute(select(user_account.c.password_hash)).scalar_one()
@@ -146,7 +150,7 @@ def test_working_hours_and_audit_commands(
     engine.dispose()
     assert tuple(hours) == ("08:30", "17:00")
     code, out, _ = _run(monkeypatch, capsys, "audit", "verify", "--db", db)
-    assert code == 0 and out.startswith("audit chain intact: 0 rows")
+    assert code == 0 and out.startswith("audit chain intact: 1 rows")  # the account added
     code, out, err = _run(
         monkeypatch, capsys, "audit", "report", "--since", "2026-01-01", "--db", db
     )

@@ -71,6 +71,7 @@ def test_a_success_resets_the_count(seeded_engine: Engine) -> None:
     assert _attempt(client, clock, name, secret, TEST_PASSWORD).status_code == 201
     for _ in range(4):
         assert _attempt(client, clock, name, secret, "wrong").status_code == 401
+    clock.advance(30)  # the next code: the first one is spent
     assert _attempt(client, clock, name, secret, TEST_PASSWORD).status_code == 201
 
 
@@ -164,3 +165,23 @@ def test_someone_elses_wrong_sign_ins_do_not_end_a_session(seeded_engine: Engine
         client.post("/auth/unlock", json={"password": TEST_PASSWORD}, headers=headers).status_code
         == 401
     )
+
+
+@pytest.mark.parametrize("otp", ["１２３４５６", "١٢٣٤٥٦", "12345\u0665", "+12345", " 1234567"])
+def test_a_code_in_other_digits_is_an_ordinary_counted_failure(
+    seeded_engine: Engine, otp: str
+) -> None:
+    """Non-ASCII digits once crashed the code check: 500 for the right password (an oracle)."""
+    client, _ = _client(seeded_engine, lockout_failures=2)
+    name, _ = new_user(seeded_engine)
+    right = client.post(
+        "/auth/session", json={"username": name, "password": TEST_PASSWORD, "otp": otp}
+    )
+    wrong = client.post("/auth/session", json={"username": name, "password": "wrong", "otp": otp})
+    assert right.status_code == wrong.status_code == 401
+    assert right.json() == wrong.json()
+    assert _actions(seeded_engine, name) == [
+        ("sign-in", "failure"),
+        ("sign-in", "failure"),
+        ("lock-out", "success"),
+    ]

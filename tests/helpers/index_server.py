@@ -21,6 +21,7 @@ import requests
 from cpdesk.demo import free_port, stop_server_process
 from cpdesk.demo_certs import make_demo_certificates
 from cpindex.seed.demo import DEMO_PASSWORD, demo_account
+from tests.helpers.spent_codes import forget_spent_code_at
 
 __all__ = [
     "TEST_LIMITS",
@@ -43,8 +44,19 @@ _READY_TIMEOUT = 60.0
 _REPO = Path(__file__).resolve().parents[2]
 
 
+# The test servers this process started (see totp_now).
+_STARTED: list[RunningIndex] = []
+
+
 def totp_now(username: str) -> str:
-    """The current TOTP code of a demo account (nurse.demo, social.demo, ...)."""
+    """The current TOTP code of a demo account (nurse.demo, social.demo, ...).
+
+    Made usable again first in every store a test server of this run uses: each code's
+    step is spent once, and suites sign the same account in many times a minute
+    (tests.helpers.spent_codes).
+    """
+    for url in {index.db_url for index in _STARTED if index.process.poll() is None}:
+        forget_spent_code_at(url, username)
     return str(pyotp.TOTP(demo_account(username).totp_secret).now())
 
 
@@ -57,9 +69,11 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def seed_index(db_path: Path, *, children: int = 2000, seed: int = 1) -> str:
-    """Seed a SQLite file (fast no-op when already seeded alike); returns its URL."""
-    url = f"sqlite:///{db_path}"
+def seed_index(
+    db_path: Path, *, children: int = 2000, seed: int = 1, db_url: str | None = None
+) -> str:
+    """Seed a SQLite file, or `db_url` (fast no-op when already seeded alike); its URL."""
+    url = db_url or f"sqlite:///{db_path}"
     subprocess.run(
         [sys.executable, "-m", "cpindex", "seed", "--children", str(children), "--seed", str(seed),
          "--db", url, "--quiet"],
@@ -137,6 +151,7 @@ def start_index(
     )
     scheme = "https" if tls else "http"
     running = RunningIndex(f"{scheme}://127.0.0.1:{port}", ca_cert, pin, url, process)
+    _STARTED.append(running)
     ready = threading.Event()
 
     def drain() -> None:
