@@ -7,7 +7,7 @@ an emergency department's emergency-care views from anyone else's; existing acco
 are `other` (reviewed as before) until an operator says otherwise.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations

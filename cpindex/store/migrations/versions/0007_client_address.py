@@ -5,7 +5,7 @@ when it is set (cpindex.audit.chain.content_of), so their hashes, and `audit ver
 are unchanged.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from __future__ import annotations
