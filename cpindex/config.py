@@ -68,7 +68,9 @@ class ServerSettings:
         15.0, "How long a lock-out lasts, in minutes.", minimum=0.01, maximum=10_080
     )
     index_team_phone: str = _setting(
-        INDEX_TEAM_PHONE, "The index team's phone number, shown for shielded children."
+        INDEX_TEAM_PHONE,
+        "The index team's phone number, shown for shielded children.",
+        group="server",
     )
     host: str = _setting(
         "127.0.0.1",

@@ -24,7 +24,7 @@ BEGIN = (
     "by scripts/gen_index_settings_docs.py -->"
 )
 END = "<!-- END server settings -->"
-_GROUPS = {"limits": "Limits", "server": "Listening", "connections": "Connections"}
+_GROUPS = {"limits": "Limits", "server": "Server", "connections": "Connections"}
 
 
 def _default(s: Setting) -> str:

@@ -112,6 +112,14 @@ class _GuardedProtocol(HttpToolsProtocol):
             return
         super().send_400_response(msg)
 
+    def on_message_begin(self) -> None:
+        if not self._in_request:  # a pipelined request begun in the chunk that ended the last
+            self._in_request = True
+            self._arm(self.limits.read_timeout)
+        self._in_headers = True
+        self._header_count = 0
+        super().on_message_begin()
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
         if self._header_count > self.limits.max_headers:

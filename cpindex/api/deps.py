@@ -9,6 +9,7 @@ user before its body lists `SignedIn` first.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import json
 import logging
@@ -69,7 +70,12 @@ def _networks(settings: ServerSettings) -> tuple[IPNetwork, ...]:
     """The proxies whose X-Forwarded-For is believed: --trusted-proxy, else, with
     --behind-proxy alone, a proxy on this machine (loopback)."""
     given = settings.trusted_proxy or (("127.0.0.0/8", "::1") if settings.behind_proxy else ())
-    return tuple(ipaddress.ip_network(n, strict=False) for n in given)
+    return _parsed(given)
+
+
+@functools.cache
+def _parsed(networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
 
 
 def client_address(scope: Scope, settings: ServerSettings) -> str | None:

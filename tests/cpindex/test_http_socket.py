@@ -110,6 +110,13 @@ def test_a_dribbled_header_block_is_cut_off(guarded: RunningIndex) -> None:
         assert closed, f"still open after {time.monotonic() - started:.0f} s"
 
 
+def test_a_half_sent_pipelined_request_is_cut_off(guarded: RunningIndex) -> None:
+    with _connect(guarded) as sock:
+        sock.sendall(_request("/metadata") + b"GET /metadata HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        answer = _read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 200") and answer.count(b"HTTP/1.1 ") == 1
+
+
 def test_a_half_sent_body_is_cut_off(guarded: RunningIndex) -> None:
     with _connect(guarded) as sock:
         head = _request(
