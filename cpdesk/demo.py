@@ -141,6 +141,11 @@ class DemoIndex:
         self.stop()
 
 
+def _key_args(folder: Path) -> list[str]:
+    """The demo's own key sealing its TOTP secrets, beside its database (made 0600)."""
+    return ["--secret-key-file", str(folder / "secret.key")]
+
+
 def _seed(db_path: Path, children: int, seed: int, say: Callable[[str], None]) -> str:
     """Seed once: a marker file records a finished seed, so later starts skip it."""
     url = f"sqlite:///{db_path}"
@@ -150,7 +155,7 @@ def _seed(db_path: Path, children: int, seed: int, say: Callable[[str], None]) -
     say(f"Creating the demo index: {children:,} synthetic children (first run only)…")
     result = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
         [sys.executable, "-m", "cpindex", "seed", "--children", str(children),
-         "--seed", str(seed), "--db", url, "--quiet"],
+         "--seed", str(seed), "--db", url, "--quiet", *_key_args(db_path.parent)],
         env=_child_env(),
         capture_output=True,
         text=True,
@@ -181,7 +186,7 @@ def start_demo_index(
     if missing:
         raise DemoError(INSTALL_HINT)
     folder = data_dir or demo_data_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = _seed(folder / "index.sqlite3", children, seed, say)
     cert_dir = Path(tempfile.mkdtemp(prefix="cpdesk-demo-"))
     certs = make_demo_certificates(cert_dir / "certs")
@@ -189,7 +194,7 @@ def start_demo_index(
     process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
         [sys.executable, "-m", "cpindex", "serve", "--db", url, "--host", "127.0.0.1",
          "--port", str(port), "--tls-cert", str(certs.server_cert),
-         "--tls-key", str(certs.server_key), "--demo-codes", *extra_args],
+         "--tls-key", str(certs.server_key), "--demo-codes", *_key_args(folder), *extra_args],
         env=_child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -94,14 +95,22 @@ def _store_has_sealed(conn: Connection) -> bool:
 
 
 def _write_new_key(path: Path) -> bytes:
-    """A fresh random key, written 0600 (in a 0700 folder when we make the folder)."""
+    """A fresh random key, written 0600 (in a 0700 folder when we make the folder).
+
+    Written whole to a private temporary file, then linked into place, so a second
+    process never reads half a key; FileExistsError when another was first.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = AESGCM.generate_key(bit_length=256)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(base64.b64encode(key) + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    fd, temporary = tempfile.mkstemp(prefix=".secret-", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(base64.b64encode(key) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
     return key
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
+import stat
 
 import pytest
 import requests
@@ -47,6 +49,12 @@ def test_starts_over_tls_prints_codes_reuses_the_seed_and_stops(tmp_path) -> Non
     with start_demo_index(children=300, data_dir=tmp_path, say=said.append) as again:
         assert again.running
     assert not any("first run only" in line for line in said)
+    # the demo keeps its own key (0600) beside its store, and its TOTP secrets are sealed
+    key = tmp_path / "secret.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    with sqlite3.connect(tmp_path / "index.sqlite3") as db:
+        secrets = [row[0] for row in db.execute("SELECT totp_secret FROM user_account")]
+    assert secrets and all(secret.startswith("v1:") for secret in secrets)
 
 
 def test_a_server_that_cannot_start_is_reported(tmp_path) -> None:

@@ -7,14 +7,14 @@ import json
 
 import pyotp
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from cpindex.api import Services, create_app
 from cpindex.cli import main
 from cpindex.clock import ManualClock
 from cpindex.config import ServerSettings
 from cpindex.seed.demo import fixed_child
-from cpindex.store.schema import audit_event
+from cpindex.store.schema import audit_event, user_account
 from tests.cpindex.conftest import TEST_PASSWORD, TestClient, engine_url, new_user, sign_in_as
 
 SEARCH = {"family": "Smithfield", "birthdate": "2011-03-14"}
@@ -185,3 +185,19 @@ def test_a_code_in_other_digits_is_an_ordinary_counted_failure(
         ("sign-in", "failure"),
         ("lock-out", "success"),
     ]
+
+
+def test_slots_left_by_a_crashed_check_stop_counting(seeded_engine: Engine) -> None:
+    """A process that died mid-check leaves its slot taken; it lapses after two minutes."""
+    client, clock = _client(seeded_engine)
+    name, secret = new_user(seeded_engine)
+    with seeded_engine.begin() as conn:
+        conn.execute(
+            update(user_account)
+            .where(user_account.c.username == name)
+            .values(checks_in_flight=5, check_started_at=clock.now())
+        )
+    assert _attempt(client, clock, name, secret, TEST_PASSWORD).status_code == 401
+    assert _actions(seeded_engine, name) == [("sign-in", "locked")]  # refused unchecked
+    clock.advance(121)
+    assert _attempt(client, clock, name, secret, TEST_PASSWORD).status_code == 201

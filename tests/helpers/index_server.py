@@ -69,6 +69,12 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
+def _key_beside(db_url: str, folder: Path) -> Path:
+    if db_url.startswith("sqlite:///"):
+        return Path(db_url.removeprefix("sqlite:///") + ".key")
+    return folder / "secret.key"
+
+
 def seed_index(
     db_path: Path, *, children: int = 2000, seed: int = 1, db_url: str | None = None
 ) -> str:
@@ -79,7 +85,7 @@ def seed_index(
          "--db", url, "--quiet"],
         check=True,
         cwd=_REPO,
-        env=_env(None),
+        env={"CPINDEX_SECRET_KEY_FILE": str(_key_beside(url, db_path.parent)), **_env(None)},
         stdout=subprocess.DEVNULL,
         timeout=600,
     )  # fmt: skip
@@ -140,10 +146,13 @@ def start_index(
         certs = make_demo_certificates(tmp_path / f"certs-{port}")
         args += ["--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key)]
         ca_cert, pin = certs.ca_cert, certs.spki_pin
+    server_env = _env(env)
+    # outside pytest (benchmarks) the key sealing TOTP secrets sits beside the store
+    server_env.setdefault("CPINDEX_SECRET_KEY_FILE", str(_key_beside(url, tmp_path)))
     process = subprocess.Popen(
         args,
         cwd=_REPO,
-        env=_env(env),
+        env=server_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
