@@ -67,6 +67,8 @@ def audit_event_resource(
         agent["role"] = [{"coding": [{"system": ACTION_SYSTEM + "-role", "code": row["role"]}]}]
     if row["organisation"]:
         agent["name"] = row["organisation"]
+    if row.get("client_address"):
+        agent["network"] = {"address": row["client_address"], "type": "2"}  # 2: IP address
     resource: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": str(row["id"]),

@@ -31,6 +31,7 @@ def record_event(
     organisation: str | None = None,
     patient_id: str | None = None,
     detail: dict[str, Any] | None = None,
+    client_address: str | None = None,
 ) -> int:
     """Append one chained audit row (action: sign-in, search, view, unlock, sign-out...).
 
@@ -48,6 +49,7 @@ def record_event(
         "outcome": outcome,
         "patient_id": patient_id,
         "detail": json.dumps(detail, sort_keys=True) if detail is not None else None,
+        "client_address": client_address,
     }
     if isinstance(target, Connection):
         return append_row(target, values)

@@ -57,8 +57,15 @@ def _iso(value: Any) -> Any:
 
 
 def content_of(row_id: int, values: dict[str, Any]) -> str:
-    """The canonical text hashed for a row (its id included, so renumbering shows)."""
-    return json.dumps([row_id, *(_iso(values.get(f)) for f in _FIELDS)], separators=(",", ":"))
+    """The canonical text hashed for a row (its id included, so renumbering shows).
+
+    The client address (migration 0007) is hashed only when set, so rows written before
+    it keep their hashes; setting or clearing it on any row still breaks the chain.
+    """
+    fields = [row_id, *(_iso(values.get(f)) for f in _FIELDS)]
+    if values.get("client_address") is not None:
+        fields.append({"client_address": values["client_address"]})
+    return json.dumps(fields, separators=(",", ":"))
 
 
 def _hash(prev_hash: str, content: str) -> str:

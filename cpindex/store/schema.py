@@ -248,6 +248,7 @@ audit_event = Table(
     Column("outcome", String(20), nullable=False),
     Column("patient_id", String(36), nullable=True),
     Column("detail", Text, nullable=True),  # JSON: search parameters, result count, reason
+    Column("client_address", String(45), nullable=True),  # IPv4/IPv6 text; migration 0007
     Column("prev_hash", String(64), nullable=True),
     Column("row_hash", String(64), nullable=True),
     Index("ix_audit_event_username_at", "username", "at"),
