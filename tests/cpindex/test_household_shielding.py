@@ -66,6 +66,14 @@ def _insert(conn: Connection, children: dict[int, tuple[int, bool]]) -> None:
             {"pk": pk, "id": f"id-{pk}", "nhs": f"{pk:010d}", "hh": hh, "f": False,
              "s": shielded},
         )  # fmt: skip
+        conn.execute(  # rows referring to the child: an upgrade must keep them valid
+            text(
+                "INSERT INTO child_name (child_pk, kind, given, family, given_fold, "
+                "family_fold, given_phon, family_phon, birth_int) VALUES "
+                "(:pk, 'official', 'A', 'B', 'a', 'b', 'A', 'B', 20150101)"
+            ),
+            {"pk": pk},
+        )
 
 
 def _flags(conn: Connection) -> dict[int, bool]:

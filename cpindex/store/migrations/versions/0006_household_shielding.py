@@ -22,14 +22,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("child") as batch:
-        batch.add_column(
-            sa.Column("effectively_shielded", sa.Boolean, nullable=False, server_default=sa.false())
-        )
-    with op.batch_alter_table("user_account") as batch:
-        batch.add_column(
-            sa.Column("organisation_kind", sa.String(30), nullable=False, server_default="other")
-        )
+    # Plain ADD COLUMN (with a constant default SQLite needs no table rebuild): a batch
+    # rebuild would drop `child`, which child_name and involvement rows refer to.
+    op.add_column(
+        "child",
+        sa.Column("effectively_shielded", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "user_account",
+        sa.Column("organisation_kind", sa.String(30), nullable=False, server_default="other"),
+    )
     from cpindex.store.shielding import refresh_all
 
     refresh_all(op.get_bind())
