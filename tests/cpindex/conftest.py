@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from cpindex.api import Services, create_app
+from cpindex.auth.sealing import open_secret_box, seal_plain_secrets
 from cpindex.auth.users import create_user
 from cpindex.clock import ManualClock
 from cpindex.config import ServerSettings
@@ -115,12 +116,26 @@ def sign_in(client: TestClient, clock: ManualClock | None, username: str = "nurs
     return str(response.json()["token"])
 
 
+def build_services(
+    engine: Engine, settings: ServerSettings = RAISED, clock: ManualClock | None = None
+) -> Services:
+    """Services as `cpindex serve` builds them: TOTP secrets sealed with the run's key.
+
+    Servers that tests start on the shared store seal its plain secrets with that key
+    (tests/conftest.py names the file), so an in-process app must hold the same key.
+    """
+    with engine.begin() as conn:
+        box, _ = open_secret_box(conn)
+        seal_plain_secrets(conn, box)
+    return Services.build(engine, settings, clock=clock, box=box)
+
+
 class Api:
     """A TestClient over the seeded store with a signed-in nurse and a manual clock."""
 
     def __init__(self, engine: Engine) -> None:
         self.clock = ManualClock()
-        self.app = create_app(Services.build(engine, RAISED, clock=self.clock))
+        self.app = create_app(build_services(engine, clock=self.clock))
         self.client = TestClient(self.app)
         self.token = sign_in(self.client, self.clock)
 

@@ -23,7 +23,7 @@ from cpindex.clock import ManualClock
 from cpindex.seed.demo import DEMO_PASSWORD, demo_account
 from cpindex.store.db import default_database_url, make_engine
 from cpindex.store.schema import audit_event, user_account
-from tests.cpindex.conftest import TestClient, sign_in
+from tests.cpindex.conftest import TestClient, build_services, sign_in
 from tests.helpers.spent_codes import forget_spent_code
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
@@ -140,12 +140,12 @@ def test_a_look_alike_username_at_sign_in_is_the_ordinary_failure_audited_escape
 
 @pytest.fixture
 def api_engine(seeded_engine: Engine) -> tuple[TestClient, ManualClock, Engine]:
-    from cpindex.api import Services, create_app
+    from cpindex.api import create_app
     from tests.cpindex.conftest import RAISED
 
     clock = ManualClock()
     return (
-        TestClient(create_app(Services.build(seeded_engine, RAISED, clock))),
+        TestClient(create_app(build_services(seeded_engine, RAISED, clock))),
         clock,
         seeded_engine,
     )

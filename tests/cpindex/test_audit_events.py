@@ -9,10 +9,10 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import Engine
 
-from cpindex.api import Services, create_app
+from cpindex.api import create_app
 from cpindex.clock import ManualClock
 from cpindex.seed.demo import fixed_child
-from tests.cpindex.conftest import RAISED, TestClient, new_user, sign_in_as
+from tests.cpindex.conftest import RAISED, TestClient, build_services, new_user, sign_in_as
 
 OLIVIA = fixed_child("Smithfield", "Olivia").index_id
 
@@ -30,7 +30,7 @@ class _User:
 
 def _setup(engine: Engine) -> tuple[_User, _User]:
     clock = ManualClock()
-    client = TestClient(create_app(Services.build(engine, RAISED, clock=clock)))
+    client = TestClient(create_app(build_services(engine, RAISED, clock=clock)))
     return _User(client, clock, engine, "practitioner"), _User(client, clock, engine, "index-team")
 
 

@@ -8,19 +8,19 @@ import pyotp
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from sqlalchemy import Engine, select
 
-from cpindex.api import Services, create_app
+from cpindex.api import create_app
 from cpindex.auth.users import create_user, disable_user
 from cpindex.clock import ManualClock
 from cpindex.seed.demo import DEMO_PASSWORD, demo_account
 from cpindex.store.schema import user_session
-from tests.cpindex.conftest import RAISED, TestClient, sign_in
+from tests.cpindex.conftest import RAISED, TestClient, build_services, sign_in
 
 SEARCH = {"family": "Smithfield", "birthdate": "2011-03-14"}
 
 
 def _client(engine: Engine) -> tuple[TestClient, ManualClock]:
     clock = ManualClock()
-    return TestClient(create_app(Services.build(engine, RAISED, clock=clock))), clock
+    return TestClient(create_app(build_services(engine, RAISED, clock=clock))), clock
 
 
 def _search(client: TestClient, token: str) -> Any:

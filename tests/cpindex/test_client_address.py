@@ -10,21 +10,21 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from cpindex.api import Services, create_app
+from cpindex.api import create_app
 from cpindex.audit import record_event
 from cpindex.audit.chain import append_row, verify_chain
 from cpindex.clock import ManualClock
 from cpindex.config import ServerSettings
 from cpindex.store.db import make_engine, serialised, upgrade
 from cpindex.store.schema import audit_event
-from tests.cpindex.conftest import TestClient, sign_in
+from tests.cpindex.conftest import TestClient, build_services, sign_in
 
 LIMITS: dict[str, Any] = {"search_limit": 100_000, "view_limit": 100_000}
 
 
 def _sign_in_from(engine: Engine, peer: str, settings: ServerSettings, **headers: str) -> str:
     clock = ManualClock()
-    client = TestClient(create_app(Services.build(engine, settings, clock)), client=(peer, 4321))
+    client = TestClient(create_app(build_services(engine, settings, clock)), client=(peer, 4321))
     client.headers.update(headers)
     sign_in(client, clock)
     with engine.connect() as conn:

@@ -19,12 +19,12 @@ import pytest
 from jsonschema import Draft6Validator
 from sqlalchemy import Engine
 
-from cpindex.api import Services, create_app
+from cpindex.api import create_app
 from cpindex.audit import record_event
 from cpindex.clock import ManualClock
 from cpindex.config import ServerSettings
 from cpindex.seed.demo import FIXED_CHILDREN, fixed_child
-from tests.cpindex.conftest import RAISED, TestClient, new_user, sign_in_as
+from tests.cpindex.conftest import RAISED, TestClient, build_services, new_user, sign_in_as
 
 SCHEMA = Path(__file__).with_name("data") / "fhir.schema.json.gz"
 OLIVIA = fixed_child("Smithfield", "Olivia").index_id
@@ -63,7 +63,7 @@ def test_the_schema_catches_a_bad_gender() -> None:
 
 def test_every_answer_is_valid_fhir(seeded_engine: Engine) -> None:
     clock = ManualClock()
-    client = TestClient(create_app(Services.build(seeded_engine, RAISED, clock=clock)))
+    client = TestClient(create_app(build_services(seeded_engine, RAISED, clock=clock)))
     nurse_name, nurse_secret = new_user(seeded_engine)
     nurse = {"Authorization": f"Bearer {sign_in_as(client, clock, nurse_name, nurse_secret)}"}
     team_user = new_user(seeded_engine, "index-team")
@@ -102,7 +102,7 @@ def test_every_answer_is_valid_fhir(seeded_engine: Engine) -> None:
     json_type = {"Content-Type": "application/json"}
     answers.append(("big", client.post("/auth/session", content=b"x" * 10_000, headers=json_type)))
     limited = TestClient(
-        create_app(Services.build(seeded_engine, ServerSettings(search_limit=1), clock=clock))
+        create_app(build_services(seeded_engine, ServerSettings(search_limit=1), clock=clock))
     )
     token = sign_in_as(limited, clock, *new_user(seeded_engine))
     smith = {"family": "Smith", "birthdate": "2011-03-14"}

@@ -13,12 +13,12 @@ import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from sqlalchemy import Engine, select
 
-from cpindex.api import Services, create_app
+from cpindex.api import create_app
 from cpindex.clock import ManualClock
 from cpindex.config import ServerSettings
 from cpindex.seed.demo import fixed_child
 from cpindex.store.schema import audit_event
-from tests.cpindex.conftest import RAISED, Api, TestClient
+from tests.cpindex.conftest import RAISED, Api, TestClient, build_services
 
 OLIVIA = fixed_child("Smithfield", "Olivia").index_id
 SEARCH = "/Patient?family=Smithfield&birthdate=2011-03-14"
@@ -62,7 +62,7 @@ def test_every_answer_forbids_caching_and_sniffing(api: Api) -> None:
 
 
 def test_hsts_only_over_tls(seeded_engine: Engine) -> None:
-    client = TestClient(create_app(Services.build(seeded_engine, RAISED)), base_url="https://t")
+    client = TestClient(create_app(build_services(seeded_engine, RAISED)), base_url="https://t")
     response = client.get("/metadata")
     assert response.headers["strict-transport-security"].startswith("max-age=")
     assert response.headers.get("cache-control") == "no-store"
@@ -102,7 +102,7 @@ def test_an_unexpected_error_is_audited_and_answered_plainly(
     seeded_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = ManualClock()
-    app = create_app(Services.build(seeded_engine, RAISED, clock=clock))
+    app = create_app(build_services(seeded_engine, RAISED, clock=clock))
     client = TestClient(app)
     from tests.cpindex.conftest import sign_in
 
@@ -172,9 +172,9 @@ def test_no_slash_redirect(api: Api) -> None:
 
 
 def test_docs_off_by_default_openapi_stays(seeded_engine: Engine) -> None:
-    off = TestClient(create_app(Services.build(seeded_engine, RAISED)))
+    off = TestClient(create_app(build_services(seeded_engine, RAISED)))
     _outcome(off.get("/docs"), 404)
     assert off.get("/openapi.json").status_code == 200
     settings = ServerSettings(search_limit=100_000, view_limit=100_000, docs=True)
-    on = TestClient(create_app(Services.build(seeded_engine, settings)))
+    on = TestClient(create_app(build_services(seeded_engine, settings)))
     assert on.get("/docs").status_code == 200

@@ -9,20 +9,27 @@ import pyotp
 import pytest
 from sqlalchemy import Engine, select, update
 
-from cpindex.api import Services, create_app
+from cpindex.api import create_app
 from cpindex.cli import main
 from cpindex.clock import ManualClock
 from cpindex.config import ServerSettings
 from cpindex.seed.demo import fixed_child
 from cpindex.store.schema import audit_event, user_account
-from tests.cpindex.conftest import TEST_PASSWORD, TestClient, engine_url, new_user, sign_in_as
+from tests.cpindex.conftest import (
+    TEST_PASSWORD,
+    TestClient,
+    build_services,
+    engine_url,
+    new_user,
+    sign_in_as,
+)
 
 SEARCH = {"family": "Smithfield", "birthdate": "2011-03-14"}
 
 
 def _client(engine: Engine, **settings: float) -> tuple[TestClient, ManualClock]:
     clock = ManualClock()
-    app = create_app(Services.build(engine, ServerSettings(**settings), clock=clock))  # type: ignore[arg-type]
+    app = create_app(build_services(engine, ServerSettings(**settings), clock=clock))  # type: ignore[arg-type]
     return TestClient(app), clock
 
 

@@ -7,14 +7,21 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine, select
 
-from cpindex.api import Services, create_app
+from cpindex.api import create_app
 from cpindex.audit import record_event
 from cpindex.audit.misuse import LOCAL, RULES, Finding, find_misuse
 from cpindex.cli import main
 from cpindex.clock import ManualClock
 from cpindex.seed.demo import fixed_child
 from cpindex.store.schema import child
-from tests.cpindex.conftest import RAISED, TestClient, engine_url, new_user, sign_in_as
+from tests.cpindex.conftest import (
+    RAISED,
+    TestClient,
+    build_services,
+    engine_url,
+    new_user,
+    sign_in_as,
+)
 
 DAY = dt.date(2030, 6, 10)  # a Monday, far from other tests' traffic
 SINCE = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
@@ -127,7 +134,7 @@ def test_report_over_http_and_cli(
     planter = Planter(seeded_engine)
     planter.view(_at(DAY, "10:00"), JAYDEN, "other")
     clock = ManualClock()
-    client = TestClient(create_app(Services.build(seeded_engine, RAISED, clock=clock)))
+    client = TestClient(create_app(build_services(seeded_engine, RAISED, clock=clock)))
     team = sign_in_as(client, clock, *new_user(seeded_engine, "index-team"))
     nurse = sign_in_as(client, clock, *new_user(seeded_engine))
     path = "/AuditEvent/$misuse"

@@ -23,9 +23,9 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from sqlalchemy import Engine
 
-from cpindex.api import Services, create_app
+from cpindex.api import create_app
 from cpindex.clock import ManualClock
-from tests.cpindex.conftest import RAISED, TestClient, new_user, sign_in_as
+from tests.cpindex.conftest import RAISED, TestClient, build_services, new_user, sign_in_as
 
 EXAMPLES = 25  # per endpoint and mode (schema-valid, then schema-breaking requests)
 EXCLUDED = [positive_data_acceptance, negative_data_rejection]
@@ -33,7 +33,7 @@ EXCLUDED = [positive_data_acceptance, negative_data_rejection]
 
 def test_every_endpoint_against_its_schema(seeded_engine: Engine) -> None:
     clock = ManualClock()
-    app = create_app(Services.build(seeded_engine, RAISED, clock=clock))
+    app = create_app(build_services(seeded_engine, RAISED, clock=clock))
     client = TestClient(app)
     name, secret = new_user(seeded_engine, "index-team")
     token = sign_in_as(client, clock, name, secret)
