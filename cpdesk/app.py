@@ -34,7 +34,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
@@ -86,10 +85,10 @@ class Connection:
         return cls(policy.server_url, policy.ca_bundle, tuple(policy.spki_pins))
 
     def check(self) -> None:
-        """Refuse a plain-http or host-less address before anything starts."""
-        parts = urlsplit(self.server_url)
-        if parts.scheme.lower() != "https" or not parts.hostname:
-            raise PolicyError("server_url", "it must be an https:// address")
+        """Refuse a plain-http or malformed address before anything starts (one rule)."""
+        from cpdesk.policy import normalise_server_url
+
+        normalise_server_url(self.server_url)
 
 
 class LazyClient:

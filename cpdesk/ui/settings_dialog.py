@@ -1,8 +1,11 @@
 """Read-only view of the effective settings, who set each one, and what the OS can do.
 
 Values set by managed policy show "Set by your organisation": IT locked them and the user
-cannot change them. The dialog also says whether the app can hear the OS screen lock (if
-not, it locks after at most 60 s without input) and whether screen capture is blocked.
+cannot change them. Each row also names the file, registry key or variable its value came
+from; an override folder (`--policy-root`) is named as such, below the organisation's.
+The dialog also says whether the app can hear the OS screen lock (if not, it locks after
+at most 60 s without input), whether screen capture is blocked, and that the offline
+cache is not yet available.
 It holds no child data, and the lock path closes it like every other dialog.
 """
 
@@ -22,16 +25,22 @@ from PySide6.QtWidgets import (
 )
 
 from cpdesk.platform import CaptureGuard, LockListener, describe_lock_detection
-from cpdesk.policy import SETTINGS, Layer, Policy, Setting
+from cpdesk.policy import LAYER_LABELS, SETTINGS, Layer, Policy, Setting
 
 __all__ = [
     "SettingsDialog",
     "build_settings_dialog",
     "describe_capture_protection",
     "format_value",
+    "layer_text",
 ]
 
 MANAGED_TEXT = "Set by your organisation"
+OVERRIDE_NOTE = (
+    "Values from an override folder are for trying a policy before rollout; your "
+    "organisation's policy always wins over them."
+)
+CACHE_NOTE = "The offline cache is not yet available: nothing is kept for offline use."
 
 
 def format_value(setting: Setting, value: object) -> str:
@@ -80,25 +89,27 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         heading = QLabel("Settings")
         heading.setProperty("role", "h1")
-        intro = QLabel(
-            f"Settings marked “{MANAGED_TEXT}” are fixed by your IT team and cannot be changed."
-        )
+        text = f"Settings marked “{MANAGED_TEXT}” are fixed by your IT team and cannot be changed."
+        overridden = {Layer.OVERRIDE_MANAGED, Layer.OVERRIDE_RECOMMENDED}
+        if any(policy.layer(s.key) in overridden for s in SETTINGS):
+            text += " " + OVERRIDE_NOTE
+        self.intro = intro = QLabel(text + " " + CACHE_NOTE)
         intro.setWordWrap(True)
 
-        self.table = QTableWidget(len(SETTINGS), 3)
+        self.table = QTableWidget(len(SETTINGS), 4)
         self.table.setAccessibleName("Settings")
-        self.table.setHorizontalHeaderLabels(["Setting", "Value", "Set by"])
+        self.table.setHorizontalHeaderLabels(["Setting", "Value", "Set by", "From"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
         for row, setting in enumerate(SETTINGS):
             locked = policy.is_locked(setting.key)
-            source = MANAGED_TEXT if locked else _source_text(policy, setting.key)
             cells = (
                 setting.title,
                 format_value(setting, getattr(policy, setting.key)),
-                source,
+                layer_text(policy.layer(setting.key)),
+                policy.where(setting.key),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -112,7 +123,8 @@ class SettingsDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
 
         self.lock_detection = QLabel(lock_detection)
         self.lock_detection.setAccessibleName("Screen lock detection")
@@ -133,17 +145,13 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.lock_detection)
         layout.addWidget(self.capture_protection)
         layout.addWidget(buttons)
-        self.resize(820, 620)
+        self.resize(980, 620)
 
 
-def _source_text(policy: Policy, key: str) -> str:
-    layer = policy.layer(key)
-    return {
-        Layer.DEFAULT: "Default",
-        Layer.RECOMMENDED: "Recommended by your organisation",
-        Layer.USER: "Your settings",
-        Layer.MANAGED: MANAGED_TEXT,
-    }[layer]
+def layer_text(layer: Layer) -> str:
+    """Who set a value, as the dialog's "Set by" column says it."""
+    label = LAYER_LABELS[layer]
+    return label[0].upper() + label[1:]
 
 
 def build_settings_dialog(
