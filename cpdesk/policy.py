@@ -549,7 +549,11 @@ def _json_dir(folder: Path, *, system: bool) -> Iterator[Found]:
         return
     if system:
         _require_trusted(folder)
-    for name in sorted(os.listdir(folder)):
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:  # e.g. a root-only 0700 folder: users must be able to read it
+        raise PolicyError(WHOLE_FILE, f"cannot be read ({exc.strerror})", str(folder)) from None
+    for name in names:
         if not name.endswith(".json"):
             continue
         path = folder / name

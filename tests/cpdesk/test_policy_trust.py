@@ -259,6 +259,21 @@ def test_files_are_never_trusted_off_posix(
     assert reason is not None and "POSIX" in reason[1]
 
 
+def test_an_unreadable_policy_folder_stops_loading(
+    system: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 0700 folder reads fine as root but not as the user who runs cpdesk."""
+
+    def denied(path: Any) -> list[str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(policy_mod.os, "listdir", denied)
+    with pytest.raises(PolicyError) as err:
+        load(system)
+    assert "Permission denied" in err.value.user_message
+    assert str(system / "recommended") in err.value.user_message
+
+
 def test_a_missing_system_folder_is_no_policy(tmp_path: Path) -> None:
     assert load(tmp_path / "absent") == Policy()
 
