@@ -30,7 +30,11 @@ set a policy-only key only when it is as trusted as a managed source (below).
 A system source is trusted only when it, and every folder above it up to `/`, is owned by
 root and writable by nobody else (lstat: a symbolic link anywhere is refused); otherwise
 loading stops with `UntrustedPolicySource` naming the path and why. Windows' HKLM policy
-key is writable only by administrators (Windows' own ACL); files are not read there.
+key is writable only by administrators (Windows' own ACL); no system policy file is read
+there, and an override file never counts as trusted.
+
+`server_url` is normalised once, here (`normalise_server_url`): the app's one rule for
+the index address (https only, loopback included), and the one spelling pins bind to.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from cpdesk.platform import CaptureGuard, LockListener, describe_lock_detection
-from cpdesk.policy import LAYER_LABELS, SETTINGS, Layer, Policy, Setting
+from cpdesk.policy import SETTINGS, Layer, Policy, Setting
 
 __all__ = [
     "SettingsDialog",
@@ -33,6 +33,7 @@ __all__ = [
     "describe_capture_protection",
     "format_value",
     "layer_text",
+    "source_text",
 ]
 
 MANAGED_TEXT = "Set by your organisation"
@@ -96,9 +97,9 @@ class SettingsDialog(QDialog):
         self.intro = intro = QLabel(text + " " + CACHE_NOTE)
         intro.setWordWrap(True)
 
-        self.table = QTableWidget(len(SETTINGS), 4)
+        self.table = QTableWidget(len(SETTINGS), 3)
         self.table.setAccessibleName("Settings")
-        self.table.setHorizontalHeaderLabels(["Setting", "Value", "Set by", "From"])
+        self.table.setHorizontalHeaderLabels(["Setting", "Value", "Set by"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
@@ -108,13 +109,12 @@ class SettingsDialog(QDialog):
             cells = (
                 setting.title,
                 format_value(setting, getattr(policy, setting.key)),
-                layer_text(policy.layer(setting.key)),
-                policy.where(setting.key),
+                source_text(policy, setting.key),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-                item.setToolTip(f"{setting.description} ({setting.key})")
+                item.setToolTip(text if column == 2 else f"{setting.description} ({setting.key})")
                 if locked:
                     font = item.font()
                     font.setBold(True)
@@ -123,8 +123,12 @@ class SettingsDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # A long policy path keeps its start and its file name; the tooltip has it whole.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setWordWrap(False)  # two lines at most: who, then where
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
         self.lock_detection = QLabel(lock_detection)
         self.lock_detection.setAccessibleName("Screen lock detection")
@@ -145,13 +149,29 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.lock_detection)
         layout.addWidget(self.capture_protection)
         layout.addWidget(buttons)
-        self.resize(980, 620)
+        self.resize(980, 640)
+
+
+_LAYER_TEXT = {
+    Layer.DEFAULT: "Built-in default",
+    Layer.RECOMMENDED: "Recommended by your organisation",
+    Layer.OVERRIDE_RECOMMENDED: "Override folder, recommended",
+    Layer.USER: "Your settings",
+    Layer.OVERRIDE_MANAGED: "Override folder",
+    Layer.MANAGED: MANAGED_TEXT,
+}
 
 
 def layer_text(layer: Layer) -> str:
-    """Who set a value, as the dialog's "Set by" column says it."""
-    label = LAYER_LABELS[layer]
-    return label[0].upper() + label[1:]
+    """Who set a value, as the dialog's "Set by" column says it (the intro explains
+    that an override folder ranks below the organisation's policy)."""
+    return _LAYER_TEXT[layer]
+
+
+def source_text(policy: Policy, key: str) -> str:
+    """Who set `key`, and on a second line the file, registry key or variable."""
+    where = policy.where(key)
+    return layer_text(policy.layer(key)) + (f"\n{where}" if where else "")
 
 
 def build_settings_dialog(
