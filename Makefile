@@ -19,10 +19,15 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cpdesk demo
 
-## make index: the index alone, 20,000 synthetic children, plain HTTP on 127.0.0.1:8800
+## make index: the index alone, 20,000 synthetic children, HTTPS on 127.0.0.1:8800 with a
+## throwaway CA (cpdesk talks HTTPS only); prints how to point cpdesk at it
+INDEX_PORT ?= 8800
+INDEX_TLS  := $(VENV)/index-tls
 index: $(STAMP)
 	$(BIN)/cpindex seed --children 20000 --seed 1
-	$(BIN)/cpindex serve --host 127.0.0.1 --port 8800
+	$(BIN)/python scripts/index_certs.py $(INDEX_TLS) --url https://127.0.0.1:$(INDEX_PORT)
+	$(BIN)/cpindex serve --host 127.0.0.1 --port $(INDEX_PORT) --demo-codes \
+	    --tls-cert $(INDEX_TLS)/server.pem --tls-key $(INDEX_TLS)/server-key.pem
 
 lint: $(STAMP)
 	$(BIN)/ruff check cpdesk cpindex tests benchmarks scripts

@@ -1,4 +1,4 @@
-"""`cpdesk` (normal mode), `cpdesk demo`, `cpdesk --version`.
+"""`cpdesk` (normal mode), `cpdesk demo`, `cpdesk --version`, `cpdesk policy show [--json]`.
 
 Exit codes: 0 ok, 2 usage error (argparse), 1 anything else with a one-line message.
 Qt is imported only once a window is really needed, so `--version` and usage errors are
@@ -28,24 +28,36 @@ def _parser() -> argparse.ArgumentParser:
         "--policy-root",
         type=Path,
         default=None,
-        help="folder of admin policy (default: $CPDESK_POLICY_ROOT or /etc/cpdesk/policies)",
+        help="an extra policy folder, read below the system's managed policy and never "
+        "instead of it (default: $CPDESK_POLICY_ROOT)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (never data)")
     parser.add_argument(
         "mode",
         nargs="?",
-        choices=("demo",),
-        help="demo: start an embedded index of synthetic children and connect to it",
+        choices=("demo", "policy"),
+        help="demo: start an embedded index of synthetic children and connect to it; "
+        "policy show: print every setting, its value and where it came from",
     )
+    parser.add_argument("action", nargs="?", choices=("show",), help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="with `policy show`: as JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.mode == "policy") != (args.action == "show") or (args.json and not args.action):
+        parser.error("use `cpdesk policy show [--json]`")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if args.mode == "policy":
+        from cpdesk.policy_report import show_policy
+        from cpdesk.user_settings import user_settings_file
+
+        return show_policy(args.policy_root, as_json=args.json, user_settings=user_settings_file())
     from cpdesk.app import run
 
     try:

@@ -26,7 +26,6 @@ cold start within 1.5x of a bare PySide6 window (benchmarks/client.py).
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -34,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
@@ -46,6 +44,7 @@ from cpdesk.ui.clipboard import SensitiveClipboard
 from cpdesk.ui.main_window import MainWindow
 from cpdesk.ui.theme import QT_ARGS, apply_theme
 from cpdesk.ui.workers import GuiThreadGarbageCollector, TaskRunner
+from cpdesk.user_settings import user_settings_file
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -86,10 +85,10 @@ class Connection:
         return cls(policy.server_url, policy.ca_bundle, tuple(policy.spki_pins))
 
     def check(self) -> None:
-        """Refuse a plain-http or host-less address before anything starts."""
-        parts = urlsplit(self.server_url)
-        if parts.scheme.lower() != "https" or not parts.hostname:
-            raise PolicyError("server_url", "it must be an https:// address")
+        """Refuse a plain-http or malformed address before anything starts (one rule)."""
+        from cpdesk.policy import normalise_server_url
+
+        normalise_server_url(self.server_url)
 
 
 class LazyClient:
@@ -388,24 +387,6 @@ def _ignore(_: object) -> None:
 def _warm_up_failed(exc: BaseException) -> None:
     # A bad pin or CA file: the same error comes back, with its message, at sign-in.
     log.warning("index client could not be built (%s)", type(exc).__name__)
-
-
-def user_settings_file() -> Path:
-    """The user's own settings (JSON, same keys as policy; managed policy still wins).
-
-    Where platformdirs' `user_config_dir("cpdesk")` says. On Linux its XDG rule is worked
-    out here ($XDG_CONFIG_HOME if absolute, else $HOME/.config; a test holds the two
-    equal): importing platformdirs costs ~10 ms before the sign-in window can paint.
-    """
-    if sys.platform.startswith("linux"):
-        xdg, home = os.environ.get("XDG_CONFIG_HOME", ""), os.environ.get("HOME", "")
-        if os.path.isabs(xdg):
-            return Path(xdg, "cpdesk", "settings.json")
-        if os.path.isabs(home):
-            return Path(home, ".config", "cpdesk", "settings.json")
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("cpdesk")) / "settings.json"
 
 
 def run(*, demo: bool = False, policy_root: Path | None = None) -> int:

@@ -11,14 +11,30 @@ bundle needs no `jsonschema`; a test runs the real `jsonschema` over the same do
 to prove the two agree. An invalid or unknown value raises `PolicyError` naming the key:
 the app refuses to start rather than run with a silently weaker setting.
 
-Sources, lowest first within each layer (a later source wins):
-- JSON files `*.json` in name order under `<root>/recommended/` and `<root>/managed/`;
-  root is the `root` argument, else `CPDESK_POLICY_ROOT`, else `/etc/cpdesk/policies`
-  (read by default on Linux and other Unixes; on Windows and macOS only when named).
-- Windows: `HKLM\\SOFTWARE\\Policies\\CPDesk` (managed) and its `Recommended` subkey.
-- macOS: managed preferences `org.cpdesk.client.plist` (machine-wide, then per-user).
-- User layer: the user settings JSON file, then `CPDESK_SERVER_URL`, `CPDESK_SPKI_PINS`
-  (comma-separated) and `CPDESK_CA_BUNDLE` from the environment.
+Layers, lowest first (a later source wins within a layer), as browsers have them: the
+system's own sources are always read and always win; nothing a user can write replaces them.
+1. DEFAULT: the declaration below.
+2. RECOMMENDED: the system's `/etc/cpdesk/policies/recommended/*.json` (Linux and other
+   Unixes) or `HKLM\\SOFTWARE\\Policies\\CPDesk\\Recommended` (Windows).
+3. OVERRIDE_RECOMMENDED: `<override>/recommended/*.json`.
+4. USER: the user settings JSON file, then `CPDESK_SERVER_URL`, `CPDESK_SPKI_PINS`
+   (comma-separated) and `CPDESK_CA_BUNDLE` from the environment.
+5. OVERRIDE_MANAGED: `<override>/managed/*.json`.
+6. MANAGED: the system's `/etc/cpdesk/policies/managed/*.json`, `HKLM\\SOFTWARE\\Policies\\CPDesk`,
+   or macOS managed preferences `org.cpdesk.client.plist` (machine-wide, then per-user).
+
+The override folder (`--policy-root` / `CPDESK_POLICY_ROOT`: tests, trying a policy before
+rollout) is an extra layer below the system's managed policy, never instead of it. It may
+set a policy-only key only when it is as trusted as a managed source (below).
+
+A system source is trusted only when it, and every folder above it up to `/`, is owned by
+root and writable by nobody else (lstat: a symbolic link anywhere is refused); otherwise
+loading stops with `UntrustedPolicySource` naming the path and why. Windows' HKLM policy
+key is writable only by administrators (Windows' own ACL); no system policy file is read
+there, and an override file never counts as trusted.
+
+`server_url` is normalised once, here (`normalise_server_url`): the app's one rule for
+the index address (https only, loopback included), and the one spelling pins bind to.
 """
 
 from __future__ import annotations
@@ -26,20 +42,23 @@ from __future__ import annotations
 import dataclasses
 import enum
 import importlib
+import ipaddress
 import logging
 import os
 import re
 import stat
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
-from cpdesk.errors import PolicyError
+from cpdesk.errors import PolicyError, UserFacingError
 
 __all__ = [
     "DEFAULT_ROOT",
+    "LAYER_LABELS",
     "MACOS_DOMAIN",
     "RENAMED",
     "SETTINGS",
@@ -48,8 +67,12 @@ __all__ = [
     "Policy",
     "Scope",
     "Setting",
+    "SourcedValue",
+    "UntrustedPolicySource",
     "load_policy",
+    "normalise_server_url",
     "policy_schema",
+    "untrusted_reason",
     "validate_value",
 ]
 
@@ -75,17 +98,31 @@ class Scope(enum.Enum):
 
 
 class Layer(enum.IntEnum):
-    """Where a value came from; higher wins."""
+    """Where a value came from; higher wins (see the module docstring)."""
 
     DEFAULT = 0
     RECOMMENDED = 1
-    USER = 2
-    MANAGED = 3
+    OVERRIDE_RECOMMENDED = 2
+    USER = 3
+    OVERRIDE_MANAGED = 4
+    MANAGED = 5
+
+
+LAYER_LABELS: Mapping[Layer, str] = {
+    Layer.DEFAULT: "built-in default",
+    Layer.RECOMMENDED: "recommended by your organisation",
+    Layer.OVERRIDE_RECOMMENDED: "recommended by the override folder",
+    Layer.USER: "your settings",
+    Layer.OVERRIDE_MANAGED: "override folder (below your organisation's policy)",
+    Layer.MANAGED: "set by your organisation",
+}
 
 
 # `(?!.*\n)` because a bare `$` also matches before a final newline (Python and jsonschema).
 _PIN = r"^(?!.*\n)[A-Za-z0-9+/]{43}=$"
-_URL = r"^(?!.*\n)(|https://[^\s/?#]+(/\S*)?|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/\S*)?)$"
+# https only, loopback included (`make index` and `cpdesk demo` serve TLS): the pattern is
+# the coarse check for schema readers; `normalise_server_url` is the rule the app applies.
+_URL = r"^(?!.*\n)(|https://[^\s/?#]+(/\S*)?)$"
 
 
 def _setting(
@@ -116,7 +153,7 @@ class Policy:
 
     server_url: str = _setting(
         "",
-        "Address of the index server (https; plain http only on loopback).",
+        "Address of the index server (https only).",
         pattern=_URL,
         title="Index server address",
     )
@@ -172,12 +209,13 @@ class Policy:
     )
     cache_enabled: bool = _setting(
         True,
-        "Keep records opened today in the encrypted cache.",
+        "Keep records opened today in an encrypted offline cache (not yet available: "
+        "nothing is cached yet, whatever this says).",
         title="Keep today's records offline",
     )
     cache_ttl_seconds: int = _setting(
         28800,
-        "How long a cached record stays readable.",
+        "How long a cached record stays readable (the cache is not yet available).",
         minimum=60,
         maximum=86400,
         scope=Scope.ADMIN,
@@ -192,27 +230,42 @@ class Policy:
     _sources: Mapping[str, tuple[Layer, str]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _superseded: Mapping[str, tuple[SourcedValue, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def layer(self, key: str) -> Layer:
         """The layer the effective value of `key` came from."""
         _check_key(key)
         return self._sources.get(key, (Layer.DEFAULT, ""))[0]
 
+    def where(self, key: str) -> str:
+        """The file, registry key or variable the effective value came from ("" = default)."""
+        _check_key(key)
+        return self._sources.get(key, (Layer.DEFAULT, ""))[1]
+
     def is_locked(self, key: str) -> bool:
-        """True when managed policy set `key`: the user cannot change it."""
+        """True when the organisation's managed policy set `key`: nobody else can change it."""
         return self.layer(key) is Layer.MANAGED
 
     def source(self, key: str) -> str:
         """Where the value of `key` came from, for the settings dialog and the log."""
-        _check_key(key)
-        layer, where = self._sources.get(key, (Layer.DEFAULT, ""))
-        label = {
-            Layer.DEFAULT: "built-in default",
-            Layer.RECOMMENDED: "recommended by your organisation",
-            Layer.USER: "your settings",
-            Layer.MANAGED: "set by your organisation",
-        }[layer]
+        label, where = LAYER_LABELS[self.layer(key)], self.where(key)
         return f"{label} ({where})" if where else label
+
+    def superseded(self, key: str) -> tuple[SourcedValue, ...]:
+        """Values of `key` that lower layers or earlier files set and a later one replaced."""
+        _check_key(key)
+        return self._superseded.get(key, ())
+
+
+@dataclass(frozen=True)
+class SourcedValue:
+    """One value as one source set it (for `cpdesk policy show`)."""
+
+    value: object
+    layer: Layer
+    where: str
 
 
 @dataclass(frozen=True)
@@ -332,6 +385,8 @@ def validate_value(key: str, value: object, source: str = "") -> object:
             raise fail("must be text")
         if "pattern" in prop and not re.search(prop["pattern"], value):
             raise fail("is not in the expected form")
+        if key == "server_url" and value:
+            return normalise_server_url(value, source)
         return value
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise fail("must be a list of text values")
@@ -343,20 +398,135 @@ def validate_value(key: str, value: object, source: str = "") -> object:
     return tuple(value)
 
 
+# -- the server address ----------------------------------------------------------------
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalise_server_url(url: str, source: str = "") -> str:
+    """The one spelling of the index's address: https, IDNA A-label host, no default port.
+
+    The rule for the whole app (policy, `cpdesk demo`, the index client): https only,
+    loopback included. requests sends `https://bücher.example` as `xn--bcher-kva.example`;
+    pins are bound to the origin in this spelling, so no other spelling can slip past
+    them. Host: lower case, IDNA 2008 with UTS 46 mapping, one trailing dot dropped;
+    port 443 dropped; path kept without a trailing slash; user info, query and fragment
+    refused. Raises PolicyError naming `server_url`.
+    """
+
+    def fail(problem: str) -> PolicyError:
+        return PolicyError("server_url", problem, source)
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a bracketed host that is no IPv6 address
+        raise fail("it is not a valid address") from None
+    if parts.scheme.lower() != "https":
+        raise fail("it must be an https:// address")
+    if "@" in parts.netloc or "?" in url or "#" in url:
+        raise fail("it must not hold a user name, a query or a fragment")
+    try:
+        port = parts.port
+    except ValueError:
+        raise fail("its port must be a number from 1 to 65535") from None
+    if port == 0:
+        raise fail("its port must be a number from 1 to 65535")
+    host = parts.hostname or ""
+    if "[" in parts.netloc:
+        try:
+            host = "[" + ipaddress.IPv6Address(host).compressed + "]"
+        except ValueError:
+            raise fail("its IPv6 address is not valid") from None
+    else:
+        host = host[:-1] if host.endswith(".") else host
+        try:
+            host = _a_label_host(host)
+        except ValueError:
+            raise fail("its host name is not a valid domain name") from None
+    netloc = host if port in (None, 443) else f"{host}:{port}"
+    return f"https://{netloc}{parts.path.rstrip('/')}"
+
+
+def _a_label_host(host: str) -> str:
+    """The host as DNS and requests send it; ASCII names skip the (slow to import) idna."""
+    if not host.isascii() or "xn--" in host:
+        import idna  # only for international names: ~10 ms of tables
+
+        try:
+            # Decoding first proves any xn-- label is real punycode, then re-encode.
+            host = idna.encode(idna.decode(host, uts46=True), uts46=True).decode("ascii")
+        except idna.IDNAError:
+            raise ValueError("not IDNA") from None
+    labels = host.lower().split(".")
+    if not all(_LABEL.match(label) for label in labels) or len(host) > 253:
+        raise ValueError("not a host name")
+    return ".".join(labels)
+
+
+# -- trust in a source ------------------------------------------------------------------
+
+
+class UntrustedPolicySource(PolicyError):
+    """A policy file or folder someone other than root could have written: the app stops."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.key = WHOLE_FILE
+        self.path = str(path)
+        UserFacingError.__init__(
+            self,
+            f"Policy source {path} cannot be trusted: {problem}. Every policy file and every "
+            "folder above it must be owned by root and writable by root only.",
+        )
+
+
+def untrusted_reason(path: Path) -> tuple[Path, str] | None:
+    """Why `path` (or a folder above it, up to /) is not a trusted source; None if it is.
+
+    lstat, never stat: a symbolic link anywhere is refused, as its target could move.
+    Group- or world-writable, or owned by anyone but root: someone else could write it.
+    """
+    if os.name != "posix":
+        return path, "only root-owned POSIX files are trusted as policy here"
+    path = Path(os.path.abspath(path))
+    for node in (path, *path.parents):
+        try:
+            info = os.lstat(node)
+        except OSError as exc:
+            return node, f"it cannot be examined ({exc.strerror})"
+        if stat.S_ISLNK(info.st_mode):
+            return node, "it is a symbolic link"
+        if info.st_uid != 0:
+            return node, f"it is owned by user id {info.st_uid}, not root"
+        if info.st_mode & stat.S_IWOTH:
+            return node, "it is writable by every user"
+        if info.st_mode & stat.S_IWGRP:
+            return node, "it is writable by its group"
+    return None
+
+
+def _require_trusted(path: Path) -> None:
+    reason = untrusted_reason(path)
+    if reason is not None:
+        raise UntrustedPolicySource(*reason)
+
+
 # -- sources ------------------------------------------------------------------------
 
 Values = dict[str, object]
+Found = tuple[str, Mapping[str, object], bool]  # where, raw values, may set policy-only keys
 
 
-def _checked(raw: Mapping[str, object], source: str, layer: Layer) -> Values:
+def _checked(raw: Mapping[str, object], source: str, admin_ok: bool, why_not: str) -> Values:
     out: Values = {}
     for key, value in raw.items():
         if key in RENAMED:
             log.warning("policy setting %s was renamed to %s (%s)", key, RENAMED[key], source)
             key = RENAMED[key]
         out[key] = validate_value(key, value, source)
-        if layer is Layer.USER and _BY_KEY[key].scope is Scope.ADMIN:
-            raise PolicyError(key, "can only be set by your organisation's policy", source)
+        if not admin_ok and _BY_KEY[key].scope is Scope.ADMIN:
+            raise PolicyError(
+                key, f"can only be set by your organisation's policy{why_not}", source
+            )
     return out
 
 
@@ -372,18 +542,30 @@ def _read_json(path: Path) -> Mapping[str, object]:
     return data
 
 
-def _json_dir(folder: Path) -> Iterator[tuple[str, Mapping[str, object]]]:
-    """Policy files in name order. Anyone could weaken a world-writable one: refuse it."""
-    if folder.is_dir():
-        _refuse_world_writable(folder)
-        for path in sorted(folder.glob("*.json")):
-            _refuse_world_writable(path)
-            yield str(path), _read_json(path)
+def _json_dir(folder: Path, *, system: bool) -> Iterator[Found]:
+    """Policy files in name order.
 
-
-def _refuse_world_writable(path: Path) -> None:
-    if os.name == "posix" and path.stat().st_mode & stat.S_IWOTH:
-        raise PolicyError(WHOLE_FILE, "is writable by every user; make it root-owned", str(path))
+    A system folder must be trusted, and so must each file (else the app stops). An
+    override folder is read whoever owns it; its files may set policy-only keys only when
+    they pass the same test.
+    """
+    if not os.path.lexists(folder):
+        return
+    if system:
+        _require_trusted(folder)
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:  # e.g. a root-only 0700 folder: users must be able to read it
+        raise PolicyError(WHOLE_FILE, f"cannot be read ({exc.strerror})", str(folder)) from None
+    for name in names:
+        if not name.endswith(".json"):
+            continue
+        path = folder / name
+        if system:
+            _require_trusted(path)
+            yield str(path), _read_json(path), True
+        else:
+            yield str(path), _read_json(path), untrusted_reason(path) is None
 
 
 class Registry(Protocol):
@@ -466,12 +648,24 @@ def _from_registry(reg: Registry, name: str, data: object, kind: int, source: st
     raise PolicyError(name, "has the wrong registry value type", source)
 
 
-def _macos_files(managed_dir: Path, user: str) -> Iterator[tuple[str, Mapping[str, object]]]:
+def _login_name() -> str:
+    """The user's login name from the password database, never from $USER (which anyone sets)."""
+    import pwd  # POSIX only
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def _macos_files(managed_dir: Path, user: str) -> Iterator[Found]:
+    if not user or user in (".", "..") or "/" in user or "\\" in user or "\0" in user:
+        raise UntrustedPolicySource(
+            managed_dir / "<user>", "the login name is not a plain name (it holds a path part)"
+        )
     for path in (
         managed_dir / f"{MACOS_DOMAIN}.plist",
         managed_dir / user / f"{MACOS_DOMAIN}.plist",
     ):
-        if path.is_file():
+        if os.path.lexists(path):
+            _require_trusted(path)
             import plistlib  # macOS only
 
             try:
@@ -480,10 +674,10 @@ def _macos_files(managed_dir: Path, user: str) -> Iterator[tuple[str, Mapping[st
                 raise PolicyError(WHOLE_FILE, f"cannot be read ({exc})", str(path)) from None
             if not isinstance(data, dict):
                 raise PolicyError(WHOLE_FILE, "must be a dictionary of settings", str(path))
-            yield str(path), data
+            yield str(path), data, True
 
 
-def _environment(environ: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str, object]]]:
+def _environment(environ: Mapping[str, str]) -> Iterator[Found]:
     for var, key in (
         ("CPDESK_SERVER_URL", "server_url"),
         ("CPDESK_CA_BUNDLE", "ca_bundle"),
@@ -494,40 +688,48 @@ def _environment(environ: Mapping[str, str]) -> Iterator[tuple[str, Mapping[str,
             value: object = raw
             if key == "spki_pins":
                 value = [pin.strip() for pin in raw.split(",") if pin.strip()]
-            yield f"environment {var}", {key: value}
+            yield f"environment {var}", {key: value}, False
 
 
 def load_policy(
-    root: Path | None = None,
+    override: Path | None = None,
     *,
     user_settings: Path | None = None,
     platform: str = sys.platform,
     environ: Mapping[str, str] | None = None,
     registry: Registry | None = None,
     managed_preferences: Path | None = None,
+    system_root: Path | None = None,
+    login_name: Callable[[], str] | None = None,
 ) -> Policy:
     """Read every source for this platform and return the effective, validated settings.
 
     Args:
-        root: the policy folder; else CPDESK_POLICY_ROOT; else /etc/cpdesk/policies (which
-            Windows and macOS read only when named, as they have native sources).
+        override: an extra policy folder below the system's managed policy; else
+            CPDESK_POLICY_ROOT; else none.
+        system_root: the system's policy folder (tests pass a root-owned temp folder);
+            default /etc/cpdesk/policies on Linux and other Unixes, none on Windows/macOS.
         registry: a `winreg`-like object (tests pass a fake); default the real one on Windows.
         managed_preferences: macOS managed preferences folder (tests pass a temp folder).
+        login_name: returns the macOS login name; default from the password database.
+
+    Raises:
+        PolicyError naming the key (and the source) for any invalid value;
+        UntrustedPolicySource naming the path for a system source others could write.
     """
     env = os.environ if environ is None else environ
-    if root is None and env.get("CPDESK_POLICY_ROOT"):
-        root = Path(env["CPDESK_POLICY_ROOT"])
-    if root is None and platform not in ("win32", "darwin"):
-        root = DEFAULT_ROOT
+    if override is None and env.get("CPDESK_POLICY_ROOT"):
+        override = Path(env["CPDESK_POLICY_ROOT"])
+    if system_root is None and platform not in ("win32", "darwin"):
+        system_root = DEFAULT_ROOT
 
-    layers: dict[Layer, list[tuple[str, Mapping[str, object]]]] = {
-        Layer.RECOMMENDED: [],
-        Layer.USER: [],
-        Layer.MANAGED: [],
-    }
-    if root is not None:
-        layers[Layer.RECOMMENDED] += _json_dir(root / "recommended")
-        layers[Layer.MANAGED] += _json_dir(root / "managed")
+    layers: dict[Layer, list[Found]] = {layer: [] for layer in Layer if layer is not Layer.DEFAULT}
+    if system_root is not None:
+        layers[Layer.RECOMMENDED] += _json_dir(system_root / "recommended", system=True)
+        layers[Layer.MANAGED] += _json_dir(system_root / "managed", system=True)
+    if override is not None:
+        layers[Layer.OVERRIDE_RECOMMENDED] += _json_dir(override / "recommended", system=False)
+        layers[Layer.OVERRIDE_MANAGED] += _json_dir(override / "managed", system=False)
     if platform == "win32":
         reg: Registry = registry or importlib.import_module("winreg")
         for layer, path in (
@@ -536,22 +738,36 @@ def load_policy(
         ):
             found_values = _registry_values(reg, path)
             if found_values is not None:
-                layers[layer].append(("HKLM\\" + path, found_values))
+                layers[layer].append(("HKLM\\" + path, found_values, True))
     if platform == "darwin":
-        user = env.get("USER", "")
+        user = (login_name or _login_name)()
         layers[Layer.MANAGED] += _macos_files(managed_preferences or MACOS_MANAGED_DIR, user)
     if user_settings is not None and user_settings.is_file():
-        layers[Layer.USER].append((str(user_settings), _read_json(user_settings)))
+        layers[Layer.USER].append((str(user_settings), _read_json(user_settings), False))
     layers[Layer.USER] += _environment(env)
+    return _combine(layers)
 
+
+_NOT_ROOT_ONLY = " (this override file, or a folder above it, is not root-only)"
+
+
+def _combine(layers: Mapping[Layer, list[Found]]) -> Policy:
     values: dict[str, object] = {}
     sources: dict[str, tuple[Layer, str]] = {}
-    for layer, found in layers.items():
-        for where, raw in found:
-            for key, value in _checked(raw, where, layer).items():
+    superseded: dict[str, list[SourcedValue]] = {}
+    for layer in sorted(layers):
+        for where, raw, admin_ok in layers[layer]:
+            why_not = "" if layer is Layer.USER else _NOT_ROOT_ONLY
+            for key, value in _checked(raw, where, admin_ok, why_not).items():
+                if key in values:
+                    superseded.setdefault(key, []).append(SourcedValue(values[key], *sources[key]))
                 values[key] = value
                 sources[key] = (layer, where)
-    policy = Policy(**values, _sources=sources)  # type: ignore[arg-type]
+    policy = Policy(
+        **values,  # type: ignore[arg-type]
+        _sources=sources,
+        _superseded={key: tuple(found) for key, found in superseded.items()},
+    )
     for key, (layer, where) in sorted(sources.items()):
         log.info("policy %s from %s (%s)", key, layer.name.lower(), where)
     return policy

@@ -71,18 +71,29 @@ def render_markdown() -> str:
     return f"""<!-- Generated from cpdesk/policy.py by scripts/gen_settings_docs.py: do not edit -->
 # cpdesk settings and admin policy
 
-Every setting below can be fixed by IT. Values are layered, lowest first:
+Every setting below can be fixed by IT. Values are layered, lowest first (a later
+layer wins):
 
 1. **built-in default** (the table below);
 2. **recommended policy**: IT's default; the user may change it;
-3. **user settings**: the user's own file, and the environment variables
+3. **recommended by the override folder** (see below);
+4. **user settings**: the user's own file, and the environment variables
    `CPDESK_SERVER_URL`, `CPDESK_SPKI_PINS` (comma-separated) and `CPDESK_CA_BUNDLE`;
-4. **managed policy**: locked. The user cannot change it; the settings dialog shows it
+5. **override folder**: `managed/` of the folder named by `--policy-root` or
+   `CPDESK_POLICY_ROOT`, for tests and for trying a policy before rollout; it is read
+   *below* the system's managed policy, never instead of it;
+6. **managed policy**: locked. The user cannot change it; the settings dialog shows it
    read-only as "set by your organisation".
 
-A user settings file that sets a *policy only* setting stops the app, as does any
-unknown key or invalid value anywhere. The app never starts with a
-silently weaker setting; the message names the key and the file.
+A user settings file (or an override folder that is not root-owned and root-only) that
+sets a *policy only* setting stops the app, as does any unknown key or invalid value
+anywhere, and any system policy file or folder that someone other than root could write.
+The app never starts with a silently weaker setting; the message names the key (or the
+path) and the file. `cpdesk policy show [--json]` prints every value and where it came
+from (see [deployment.md](deployment.md)).
+
+The offline cache (`cache_enabled`, `cache_ttl_seconds`) is **not yet available**:
+nothing is kept for offline use whatever these settings say.
 
 ## Settings
 
@@ -90,8 +101,12 @@ silently weaker setting; the message names the key and the file.
 | --- | --- | --- | --- | --- | --- | --- |
 {rows}
 
-`server_url` must be `https://…`; plain `http://` is accepted only for loopback
-(`127.0.0.1`, `localhost`, `[::1]`). Each `spki_pins` entry is a base64 SHA-256 of the
+`server_url` must be `https://…`, loopback included: cpdesk never sends a password
+over plain HTTP (`make index` and `cpdesk demo` serve TLS). It is normalised once, when
+policy is read: host in lower case and IDNA form (`bücher.example` becomes
+`xn--bcher-kva.example`), a trailing dot and the default port 443 dropped; user names,
+queries and fragments are refused. The client then talks to that one origin only, and
+the pins hold for every spelling of it. Each `spki_pins` entry is a base64 SHA-256 of the
 server key's SubjectPublicKeyInfo (44 characters ending in `=`).
 
 ## Where policy is read
@@ -106,7 +121,10 @@ object of settings and is validated against `cpdesk/policy.schema.json`:
 {{"server_url": "https://index.example.nhs.uk", "idle_lock_seconds": 60}}
 ```
 
-`CPDESK_POLICY_ROOT` replaces `{DEFAULT_ROOT}` (tests point it at a temporary folder).
+Every file and every folder from it up to `/` must be owned by root and writable by
+root only, and none may be a symbolic link; otherwise the app stops and names the path.
+`CPDESK_POLICY_ROOT` (or `--policy-root`) names an override folder with the same
+layout, read as a layer *below* `{DEFAULT_ROOT}`, never instead of it.
 
 ### Windows
 
@@ -121,7 +139,9 @@ one registry value per setting, named as the key:
 
 Managed preferences for the domain `{MACOS_DOMAIN}` (a configuration profile from your
 MDM), read from `/Library/Managed Preferences/{MACOS_DOMAIN}.plist` and then the per-user
-`/Library/Managed Preferences/<user>/{MACOS_DOMAIN}.plist`. All are managed (locked).
+`/Library/Managed Preferences/<user>/{MACOS_DOMAIN}.plist`, where `<user>` is the login
+name from the user database (never `$USER`; a name with a path separator is refused).
+All are managed (locked), and held to the same root-only rule as on Linux.
 """
 
 

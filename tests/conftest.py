@@ -9,8 +9,10 @@ limits themselves pass their own values.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +42,30 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "CPINDEX_REQUIRE_POSTGRES=1 but CPINDEX_TEST_POSTGRES_URL is not set"
         )
+
+
+@pytest.fixture(autouse=True)
+def _no_system_policy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Tests never read this machine's /etc/cpdesk/policies (a test that means to, says so)."""
+    from cpdesk import policy
+
+    monkeypatch.setattr(policy, "DEFAULT_ROOT", tmp_path_factory.getbasetemp() / "no-system-policy")
+
+
+@pytest.fixture
+def root_only_folder() -> Iterator[Path]:
+    """A temp folder that passes the policy trust test: root-owned, root-only, up to /.
+
+    /tmp is writable by everyone, so it (and pytest's tmp_path) never can: this lives in
+    /run. Needs root, as the tests of trusted policy do.
+    """
+    if os.geteuid() != 0:
+        pytest.fail("the tests of trusted policy folders run as root (as CI does)")
+    path = Path(tempfile.mkdtemp(prefix="cpdesk-policy-test-", dir="/run"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)

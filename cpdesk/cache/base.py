@@ -1,8 +1,9 @@
 """The cache seam: what the client needs from a record cache, and a cache that keeps nothing.
 
 The UI and app talk to `RecordCache` only, so the encrypted SQLCipher store (its own
-issue) slots in without touching them. `NullCache` is what runs when policy turns the
-cache off, or when the real one fails to open: a miss every time, never an error.
+issue) slots in without touching them. `NullCache` is what the app runs today, whatever
+`cache_enabled` says (the encrypted store is not yet available), and what stands in when
+a real cache fails to open: a miss every time, never an error.
 """
 
 from __future__ import annotations

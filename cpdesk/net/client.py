@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import HTTPError, ReadTimeoutError
@@ -47,6 +47,7 @@ from cpdesk.errors import (
 )
 from cpdesk.net import fhir
 from cpdesk.net.tls import PinnedAdapter, adapter_prefix, validate_pins
+from cpdesk.policy import normalise_server_url
 from cpdesk.records import (
     LOGGABLE_FIELDS,
     AccessReason,
@@ -146,9 +147,7 @@ class IndexClient:
         read_timeout: float = 15.0,
         retry_backoff: float = 0.5,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme.lower() != "https" or not parts.hostname:
-            raise PolicyError("server_url", "it must be an https:// address")
+        base = normalise_server_url(base_url)  # one spelling, the one the pins are bound to
         try:
             pins = validate_pins(spki_pins)
         except ValueError:
@@ -156,15 +155,18 @@ class IndexClient:
         _silence_url_logging()
         self._http = http
         http.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify=
-        self._base = base_url.rstrip("/")
+        self._base = base
         self._verify: str | bool = ca_bundle or True
         self._timeouts = (connect_timeout, read_timeout)
         self._backoff = retry_backoff
         try:
-            self._adapter = PinnedAdapter(ca_bundle=ca_bundle or None, pins=pins)
+            self._adapter = PinnedAdapter(origin=base, ca_bundle=ca_bundle or None, pins=pins)
         except (OSError, ValueError):  # ssl.SSLError is an OSError
             raise PolicyError("ca_bundle", "the file cannot be read as PEM certificates") from None
-        http.mount(adapter_prefix(base_url), self._adapter)
+        # Every http(s) request of this session goes through the pinned adapter, which
+        # refuses all origins but the index's: no prefix to miss, whatever the spelling.
+        for prefix in ("https://", "http://", adapter_prefix(base)):
+            http.mount(prefix, self._adapter)
         self._lock = threading.Condition()
         self._token: str | None = None
         self._absolute_expires_at: dt.datetime | None = None

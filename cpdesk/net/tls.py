@@ -1,6 +1,9 @@
 """TLS for the index client: verification always on, optional SPKI pins, abortable sockets.
 
-`PinnedAdapter` is mounted on the index's origin. It ignores whatever `verify=` a caller
+`PinnedAdapter` answers every `https://` and `http://` request of the app's session and
+refuses, before any connection, each one not addressed to the index's one origin (a
+normalised URL: see `cpdesk.policy.normalise_server_url`), so no spelling of a host can
+reach a connection without the pins. It ignores whatever `verify=` a caller
 passes (there is no way to turn verification off) and trusts either one CA bundle or the
 system store (OpenSSL's defaults, which the OS's own SSL_CERT_FILE/SSL_CERT_DIR steer),
 never certifi and never `REQUESTS_CA_BUNDLE`. Each new connection checks the SPKI
@@ -26,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
-from requests.models import PreparedRequest
+from requests.exceptions import InvalidURL
+from requests.models import PreparedRequest, Response
 from urllib3 import HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPSConnection
 from urllib3.exceptions import SSLError as Urllib3SSLError
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CancelledConnection",
+    "OriginRefused",
     "PinMismatch",
     "PinnedAdapter",
     "adapter_prefix",
@@ -80,6 +85,23 @@ def adapter_prefix(base_url: str) -> str:
     """The mount prefix for the index's origin ('https://host:port/')."""
     parts = urlsplit(base_url)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}/"
+
+
+class OriginRefused(InvalidURL):
+    """A request to anywhere but the index's origin (no URL in the message)."""
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the default port filled in; host as requests sent it."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None:
+        port = {"https": 443, "http": 80}.get(scheme, -1)
+    return scheme, (parts.hostname or "").lower(), port
 
 
 class CancelledConnection(OSError):
@@ -173,7 +195,9 @@ class _PinnedConnection(HTTPSConnection):
 class PinnedAdapter(HTTPAdapter):
     """A requests adapter that always verifies, against one trust anchor, with pins."""
 
-    def __init__(self, *, ca_bundle: str | None, pins: frozenset[str]) -> None:
+    def __init__(self, *, origin: str, ca_bundle: str | None, pins: frozenset[str]) -> None:
+        """`origin`: the index's normalised https URL; every other origin is refused."""
+        self._origin = _origin(origin)
         self._ca_bundle = ca_bundle or None
         self._pins = pins
         self._registry = _Registry()
@@ -200,6 +224,12 @@ class PinnedAdapter(HTTPAdapter):
         self.poolmanager = PoolManager(num_pools=connections, maxsize=maxsize, block=block)
         # Only https: a plain-http request through this adapter has no pool and fails.
         self.poolmanager.pool_classes_by_scheme = {"https": pool_cls}
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        """Refuse, before any connection, every request not for the index's origin."""
+        if request.url is None or _origin(request.url) != self._origin:
+            raise OriginRefused("cpdesk sends requests to its index server only")
+        return super().send(request, *args, **kwargs)
 
     def build_connection_pool_key_attributes(
         self, request: PreparedRequest, verify: bool | str, cert: Any = None

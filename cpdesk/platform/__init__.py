@@ -1,8 +1,8 @@
 """Per-OS services behind small interfaces; the factories here pick one for this OS.
 
 `make_lock_listener` never raises: if the OS module cannot start, it logs why and returns
-the null listener, whose `detects_screen_lock` is False, so the app fails closed to
-`fail_closed_idle_seconds` (the stricter of the policy's idle limit and 60 s).
+the null listener, whose `detects_screen_lock` is False, so the app fails closed through
+`effective_idle_lock_seconds` (the stricter of the policy's idle limit and 60 s).
 """
 
 from __future__ import annotations

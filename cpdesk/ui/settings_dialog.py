@@ -1,8 +1,11 @@
 """Read-only view of the effective settings, who set each one, and what the OS can do.
 
 Values set by managed policy show "Set by your organisation": IT locked them and the user
-cannot change them. The dialog also says whether the app can hear the OS screen lock (if
-not, it locks after at most 60 s without input) and whether screen capture is blocked.
+cannot change them. Each row also names the file, registry key or variable its value came
+from; an override folder (`--policy-root`) is named as such, below the organisation's.
+The dialog also says whether the app can hear the OS screen lock (if not, it locks after
+at most 60 s without input), whether screen capture is blocked, and that the offline
+cache is not yet available.
 It holds no child data, and the lock path closes it like every other dialog.
 """
 
@@ -29,9 +32,16 @@ __all__ = [
     "build_settings_dialog",
     "describe_capture_protection",
     "format_value",
+    "layer_text",
+    "source_text",
 ]
 
 MANAGED_TEXT = "Set by your organisation"
+OVERRIDE_NOTE = (
+    "Values from an override folder are for trying a policy before rollout; your "
+    "organisation's policy always wins over them."
+)
+CACHE_NOTE = "The offline cache is not yet available: nothing is kept for offline use."
 
 
 def format_value(setting: Setting, value: object) -> str:
@@ -80,9 +90,11 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         heading = QLabel("Settings")
         heading.setProperty("role", "h1")
-        intro = QLabel(
-            f"Settings marked “{MANAGED_TEXT}” are fixed by your IT team and cannot be changed."
-        )
+        text = f"Settings marked “{MANAGED_TEXT}” are fixed by your IT team and cannot be changed."
+        overridden = {Layer.OVERRIDE_MANAGED, Layer.OVERRIDE_RECOMMENDED}
+        if any(policy.layer(s.key) in overridden for s in SETTINGS):
+            text += " " + OVERRIDE_NOTE
+        self.intro = intro = QLabel(text + " " + CACHE_NOTE)
         intro.setWordWrap(True)
 
         self.table = QTableWidget(len(SETTINGS), 3)
@@ -94,16 +106,15 @@ class SettingsDialog(QDialog):
         self.table.setAlternatingRowColors(True)
         for row, setting in enumerate(SETTINGS):
             locked = policy.is_locked(setting.key)
-            source = MANAGED_TEXT if locked else _source_text(policy, setting.key)
             cells = (
                 setting.title,
                 format_value(setting, getattr(policy, setting.key)),
-                source,
+                source_text(policy, setting.key),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-                item.setToolTip(f"{setting.description} ({setting.key})")
+                item.setToolTip(text if column == 2 else f"{setting.description} ({setting.key})")
                 if locked:
                     font = item.font()
                     font.setBold(True)
@@ -113,6 +124,11 @@ class SettingsDialog(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # A long policy path keeps its start and its file name; the tooltip has it whole.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setWordWrap(False)  # two lines at most: who, then where
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
         self.lock_detection = QLabel(lock_detection)
         self.lock_detection.setAccessibleName("Screen lock detection")
@@ -133,17 +149,29 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.lock_detection)
         layout.addWidget(self.capture_protection)
         layout.addWidget(buttons)
-        self.resize(820, 620)
+        self.resize(980, 640)
 
 
-def _source_text(policy: Policy, key: str) -> str:
-    layer = policy.layer(key)
-    return {
-        Layer.DEFAULT: "Default",
-        Layer.RECOMMENDED: "Recommended by your organisation",
-        Layer.USER: "Your settings",
-        Layer.MANAGED: MANAGED_TEXT,
-    }[layer]
+_LAYER_TEXT = {
+    Layer.DEFAULT: "Built-in default",
+    Layer.RECOMMENDED: "Recommended by your organisation",
+    Layer.OVERRIDE_RECOMMENDED: "Override folder, recommended",
+    Layer.USER: "Your settings",
+    Layer.OVERRIDE_MANAGED: "Override folder",
+    Layer.MANAGED: MANAGED_TEXT,
+}
+
+
+def layer_text(layer: Layer) -> str:
+    """Who set a value, as the dialog's "Set by" column says it (the intro explains
+    that an override folder ranks below the organisation's policy)."""
+    return _LAYER_TEXT[layer]
+
+
+def source_text(policy: Policy, key: str) -> str:
+    """Who set `key`, and on a second line the file, registry key or variable."""
+    where = policy.where(key)
+    return layer_text(policy.layer(key)) + (f"\n{where}" if where else "")
 
 
 def build_settings_dialog(

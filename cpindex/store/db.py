@@ -1,9 +1,10 @@
 """Engines and schema upgrades.
 
 The only SQLite-specific code in cpindex lives in `_sqlite_pragmas`,
-`_sqlite_bulk_pragmas` and `serialised` below, the only PostgreSQL-specific code in
-`reset_sequences` and `serialised` (all marked). Everything else is portable SQLAlchemy Core, so a
-PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
+`_sqlite_bulk_pragmas` and `serialised` below (marked) and in the `sqlite` branch of
+`make_engine` (its connection options); the only PostgreSQL-specific code in
+`reset_sequences` and `serialised` (marked). Everything else is portable SQLAlchemy Core,
+so a PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
 """
 
 from __future__ import annotations

@@ -6,18 +6,45 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtDBus import QDBusConnection
 
 from cpdesk import __main__ as cli
 from cpdesk import app as app_module
 from cpdesk.app import Connection, build_app
+from cpdesk.platform.linux import LinuxLockListener
 from cpdesk.policy import load_policy
 from cpdesk.session import SessionState
 from cpdesk.ui.main_window import APP_TITLE
+from tests.helpers.private_bus import private_session_bus
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+@pytest.fixture
+def private_bus(qapp, tmp_path, monkeypatch) -> Iterator[QDBusConnection]:
+    """A session bus of the test's own, with nothing on it unless the test puts it there.
+
+    Qt connects its default session bus once per process, so the app's lock listener is
+    handed this connection; DBUS_SESSION_BUS_ADDRESS points there too for anything else.
+    """
+    with private_session_bus(tmp_path / "dbus") as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        name = f"cpdesk-test-app-{tmp_path.name}"
+        connection = QDBusConnection.connectToBus(address, name)
+        assert connection.isConnected()
+        try:
+            yield connection
+        finally:
+            QDBusConnection.disconnectFromBus(name)
+
+
+def on_bus(connection: QDBusConnection) -> Callable[[int], LinuxLockListener]:
+    """A lock-listener factory for `build_app` that listens on `connection` only."""
+    return lambda _window_id: LinuxLockListener(session_bus=connection, system_bus=connection)
 
 
 def test_version() -> None:
@@ -62,9 +89,14 @@ def test_demo_without_index_says_so(tmp_path, capsys, monkeypatch) -> None:
     assert "needs the index server" in capsys.readouterr().err
 
 
-def test_build_app_wires_everything(qapp, qtbot, tmp_path) -> None:
+def test_build_app_wires_everything(qapp, qtbot, tmp_path, private_bus) -> None:
     policy = load_policy(tmp_path, environ={})
-    app = build_app(policy, Connection("https://127.0.0.1:9"), demo=True)
+    app = build_app(
+        policy,
+        Connection("https://127.0.0.1:9"),
+        demo=True,
+        lock_listener_factory=on_bus(private_bus),
+    )
     try:
         qtbot.addWidget(app.window)
         app.window.show()
@@ -74,18 +106,20 @@ def test_build_app_wires_everything(qapp, qtbot, tmp_path) -> None:
         # the lock machinery and the index client come in the turn after the first paint
         qtbot.waitUntil(lambda: app.activity is not None)
         assert app.listener is not None
-        # no OS lock signal here (no D-Bus screensaver): fail closed to at most 60 s
+        # no screen saver on this test's own bus: fail closed to at most 60 s
         assert app.session.idle_lock_seconds <= 60
     finally:
         app.shutdown()
 
 
 def test_a_sign_in_sent_before_the_first_paint_finishes_start_up_first(
-    qapp, qtbot, tmp_path
+    qapp, qtbot, tmp_path, private_bus
 ) -> None:
     """Nothing is deferred past the point where a password can be sent."""
     policy = load_policy(tmp_path, environ={})
-    app = build_app(policy, Connection("https://127.0.0.1:9"))
+    app = build_app(
+        policy, Connection("https://127.0.0.1:9"), lock_listener_factory=on_bus(private_bus)
+    )
     try:
         qtbot.addWidget(app.window)
         assert app.listener is None and app.activity is None  # not painted yet
@@ -101,6 +135,30 @@ def test_a_sign_in_sent_before_the_first_paint_finishes_start_up_first(
         qtbot.waitUntil(lambda: page.message.text() != "", timeout=15000)
     finally:
         app.shutdown()
+
+
+def test_a_screen_saver_on_the_bus_keeps_the_policy_idle_limit(
+    qapp, qtbot, tmp_path, private_bus
+) -> None:
+    """The other half, as on a GNOME desktop: the limit depends on the bus, not the host."""
+    saver = QDBusConnection.connectToBus(
+        os.environ["DBUS_SESSION_BUS_ADDRESS"], f"saver-{tmp_path.name}"
+    )
+    try:
+        assert saver.registerService("org.freedesktop.ScreenSaver")
+        policy = load_policy(tmp_path, environ={})
+        app = build_app(
+            policy, Connection("https://127.0.0.1:9"), lock_listener_factory=on_bus(private_bus)
+        )
+        try:
+            qtbot.addWidget(app.window)
+            app.finish_start()
+            assert app.listener is not None and app.listener.detects_screen_lock
+            assert app.session.idle_lock_seconds == policy.idle_lock_seconds == 120
+        finally:
+            app.shutdown()
+    finally:
+        QDBusConnection.disconnectFromBus(f"saver-{tmp_path.name}")
 
 
 def test_settings_dialog_opens_from_the_header_and_closes_at_lock(qapp, qtbot, tmp_path) -> None:

@@ -19,6 +19,7 @@ from cpdesk.policy import (
     Layer,
     Policy,
     load_policy,
+    normalise_server_url,
     policy_schema,
     validate_value,
 )
@@ -38,9 +39,16 @@ def write(path: Path, data: object) -> Path:
 
 
 def load(root: Path, **kwargs: Any) -> Policy:
+    """Policy with `root` as the system's policy folder (as /etc/cpdesk/policies is)."""
     kwargs.setdefault("environ", {})
     kwargs.setdefault("platform", "linux")
-    return load_policy(root, **kwargs)
+    return load_policy(system_root=root, **kwargs)
+
+
+@pytest.fixture
+def system(root_only_folder: Path) -> Path:
+    """Every policy folder in this module is a system one: root-owned, root-only up to /."""
+    return root_only_folder
 
 
 # -- the table and the schema -------------------------------------------------------
@@ -92,7 +100,8 @@ CASES: list[tuple[dict[str, object], bool]] = [
     ({"lock_on_minimise": 1}, False),
     ({"lock_on_minimise": False}, True),
     ({"server_url": "https://index.example.nhs.uk/fhir"}, True),
-    ({"server_url": "http://127.0.0.1:8800"}, True),
+    ({"server_url": "http://127.0.0.1:8800"}, False),  # https only, loopback included
+    ({"server_url": "https://127.0.0.1:8800"}, True),
     ({"server_url": "http://index.example.nhs.uk"}, False),
     ({"server_url": "https://index.example.nhs.uk\n"}, False),
     ({"server_url": 5}, False),
@@ -141,22 +150,67 @@ def test_error_names_key_problem_and_source(key: str, value: object, problem: st
     assert "/etc/cpdesk/policies/managed/10.json" in err.value.user_message
 
 
+@pytest.mark.parametrize(
+    ("url", "normal"),
+    [
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("https://BÜCHER.Example:443/", "https://xn--bcher-kva.example"),
+        ("https://bücher.example.:8443/fhir/", "https://xn--bcher-kva.example:8443/fhir"),
+        ("https://xn--bcher-kva.example", "https://xn--bcher-kva.example"),
+        ("https://Index.Example.NHS.uk/FHIR", "https://index.example.nhs.uk/FHIR"),
+        ("https://127.0.0.1:8800/", "https://127.0.0.1:8800"),
+        ("https://[0:0::1]:443", "https://[::1]"),
+    ],
+)
+def test_server_url_is_normalised_once_at_load(url: str, normal: str) -> None:
+    assert normalise_server_url(url) == normal
+    assert validate_value("server_url", url) == normal
+    assert load_policy(system_root=None, environ={"CPDESK_SERVER_URL": url}).server_url == normal
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1:8800", "https://"),
+        ("http://index.example", "https://"),
+        ("https://user:pw@index.example", "user name"),
+        ("https://index.example/?a=1", "query"),
+        ("https://index.example/#x", "fragment"),
+        ("https://index.example:0", "port"),
+        ("https://index.example:99999", "port"),
+        ("https://[::zz]", "not a valid address"),
+        ("https://[v1.fe]", "IPv6"),
+        ("https://a..example", "host name"),
+        ("https://-a.example", "host name"),
+        ("https://xn--zz.example", "host name"),
+        ("https://bad_name.example", "host name"),
+        ("https://", "host name"),
+    ],
+)
+def test_bad_server_url_names_the_key(url: str, problem: str) -> None:
+    with pytest.raises(PolicyError) as err:
+        normalise_server_url(url, "somewhere.json")
+    assert err.value.key == "server_url"
+    assert problem in err.value.user_message
+    assert "somewhere.json" in err.value.user_message
+
+
 # -- JSON files and layering ---------------------------------------------------------
 
 
-def test_no_sources_gives_defaults(tmp_path: Path) -> None:
-    p = load(tmp_path)
+def test_no_sources_gives_defaults(system: Path) -> None:
+    p = load(system)
     assert p == Policy()
     assert p.layer("idle_lock_seconds") is Layer.DEFAULT
     assert p.source("idle_lock_seconds") == "built-in default"
     assert not p.is_locked("idle_lock_seconds")
 
 
-def test_layers_in_order(tmp_path: Path) -> None:
-    write(tmp_path / "recommended/10.json", {"idle_lock_seconds": 300, "lock_on_focus_loss": True})
-    user = write(tmp_path / "user.json", {"idle_lock_seconds": 600, "clipboard_clear_seconds": 10})
-    write(tmp_path / "managed/10.json", {"clipboard_clear_seconds": 20})
-    p = load(tmp_path, user_settings=user)
+def test_layers_in_order(system: Path) -> None:
+    write(system / "recommended/10.json", {"idle_lock_seconds": 300, "lock_on_focus_loss": True})
+    user = write(system / "user.json", {"idle_lock_seconds": 600, "clipboard_clear_seconds": 10})
+    write(system / "managed/10.json", {"clipboard_clear_seconds": 20})
+    p = load(system, user_settings=user)
     assert p.lock_on_focus_loss is True  # recommended, not overridden
     assert p.layer("lock_on_focus_loss") is Layer.RECOMMENDED
     assert p.idle_lock_seconds == 600  # the user may change a recommended value
@@ -168,75 +222,75 @@ def test_layers_in_order(tmp_path: Path) -> None:
     assert p.source("lock_on_focus_loss").startswith("recommended by your organisation")
 
 
-def test_files_read_in_name_order(tmp_path: Path) -> None:
-    write(tmp_path / "managed/20-site.json", {"idle_lock_seconds": 60})
-    write(tmp_path / "managed/10-national.json", {"idle_lock_seconds": 30, "cache_enabled": False})
-    (tmp_path / "managed/README.txt").write_text("not read", encoding="utf-8")
-    p = load(tmp_path)
+def test_files_read_in_name_order(system: Path) -> None:
+    write(system / "managed/20-site.json", {"idle_lock_seconds": 60})
+    write(system / "managed/10-national.json", {"idle_lock_seconds": 30, "cache_enabled": False})
+    (system / "managed/README.txt").write_text("not read", encoding="utf-8")
+    p = load(system)
     assert p.idle_lock_seconds == 60
     assert p.cache_enabled is False
     assert p.source("idle_lock_seconds").endswith("20-site.json)")
 
 
-def test_root_from_environment(tmp_path: Path) -> None:
-    write(tmp_path / "managed/a.json", {"idle_lock_seconds": 45})
-    p = load_policy(environ={"CPDESK_POLICY_ROOT": str(tmp_path)}, platform="linux")
+def test_override_folder_from_environment(system: Path) -> None:
+    write(system / "managed/a.json", {"idle_lock_seconds": 45})
+    p = load_policy(environ={"CPDESK_POLICY_ROOT": str(system)}, platform="linux")
     assert p.idle_lock_seconds == 45
 
 
-def test_default_root_on_linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "managed/a.json", {"idle_lock_seconds": 46})
-    monkeypatch.setattr(policy_mod, "DEFAULT_ROOT", tmp_path)
+def test_default_root_on_linux(system: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(system / "managed/a.json", {"idle_lock_seconds": 46})
+    monkeypatch.setattr(policy_mod, "DEFAULT_ROOT", system)
     assert load_policy(environ={}, platform="linux").idle_lock_seconds == 46
 
 
-def test_real_environment_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "managed/a.json", {"idle_lock_seconds": 47})
-    monkeypatch.setenv("CPDESK_POLICY_ROOT", str(tmp_path))
+def test_real_environment_is_the_default(system: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(system / "managed/a.json", {"idle_lock_seconds": 47})
+    monkeypatch.setenv("CPDESK_POLICY_ROOT", str(system))
     for var in ("CPDESK_SERVER_URL", "CPDESK_SPKI_PINS", "CPDESK_CA_BUNDLE"):
         monkeypatch.delenv(var, raising=False)
     assert load_policy(platform="linux").idle_lock_seconds == 47
 
 
-def test_environment_is_a_user_layer(tmp_path: Path) -> None:
+def test_environment_is_a_user_layer(system: Path) -> None:
     env = {
         "CPDESK_SERVER_URL": "https://index.example.nhs.uk",
         "CPDESK_SPKI_PINS": f"{PIN_A}, {PIN_B},",
         "CPDESK_CA_BUNDLE": "/tmp/ca.pem",
     }
-    p = load(tmp_path, environ=env)
+    p = load(system, environ=env)
     assert p.server_url == "https://index.example.nhs.uk"
     assert p.spki_pins == (PIN_A, PIN_B)
     assert p.ca_bundle == "/tmp/ca.pem"
     assert p.source("server_url") == "your settings (environment CPDESK_SERVER_URL)"
-    write(tmp_path / "managed/a.json", {"server_url": "https://national.example.nhs.uk"})
-    p = load(tmp_path, environ=env)
+    write(system / "managed/a.json", {"server_url": "https://national.example.nhs.uk"})
+    p = load(system, environ=env)
     assert p.server_url == "https://national.example.nhs.uk"  # managed still wins
     assert p.is_locked("server_url")
 
 
-def test_bad_environment_value_names_the_key(tmp_path: Path) -> None:
+def test_bad_environment_value_names_the_key(system: Path) -> None:
     with pytest.raises(PolicyError) as err:
-        load(tmp_path, environ={"CPDESK_SPKI_PINS": "nope"})
+        load(system, environ={"CPDESK_SPKI_PINS": "nope"})
     assert err.value.key == "spki_pins"
     assert "CPDESK_SPKI_PINS" in err.value.user_message
 
 
-def test_missing_user_settings_file_is_fine(tmp_path: Path) -> None:
-    assert load(tmp_path, user_settings=tmp_path / "absent.json") == Policy()
+def test_missing_user_settings_file_is_fine(system: Path) -> None:
+    assert load(system, user_settings=system / "absent.json") == Policy()
 
 
-def test_user_cannot_set_admin_only_keys(tmp_path: Path) -> None:
-    user = write(tmp_path / "user.json", {"screen_capture_protection": False})
+def test_user_cannot_set_admin_only_keys(system: Path) -> None:
+    user = write(system / "user.json", {"screen_capture_protection": False})
     with pytest.raises(PolicyError) as err:
-        load(tmp_path, user_settings=user)
+        load(system, user_settings=user)
     assert err.value.key == "screen_capture_protection"
     assert "organisation" in err.value.user_message
 
 
-def test_recommended_may_set_admin_only_keys(tmp_path: Path) -> None:
-    write(tmp_path / "recommended/a.json", {"screen_capture_protection": False})
-    p = load(tmp_path)
+def test_recommended_may_set_admin_only_keys(system: Path) -> None:
+    write(system / "recommended/a.json", {"screen_capture_protection": False})
+    p = load(system)
     assert p.screen_capture_protection is False
     assert not p.is_locked("screen_capture_protection")
 
@@ -250,53 +304,42 @@ def test_recommended_may_set_admin_only_keys(tmp_path: Path) -> None:
     ],
 )
 def test_invalid_managed_value_stops_the_app(
-    tmp_path: Path, doc: dict[str, object], key: str
+    system: Path, doc: dict[str, object], key: str
 ) -> None:
-    path = write(tmp_path / "managed/10.json", doc)
+    path = write(system / "managed/10.json", doc)
     with pytest.raises(PolicyError) as err:
-        load(tmp_path)
+        load(system)
     assert err.value.key == key
     assert key in err.value.user_message
     assert str(path) in err.value.user_message
 
 
-def test_invalid_recommended_value_also_stops_the_app(tmp_path: Path) -> None:
-    write(tmp_path / "recommended/10.json", {"clipboard_clear_seconds": 0})
+def test_invalid_recommended_value_also_stops_the_app(system: Path) -> None:
+    write(system / "recommended/10.json", {"clipboard_clear_seconds": 0})
     with pytest.raises(PolicyError, match="clipboard_clear_seconds"):
-        load(tmp_path)
+        load(system)
 
 
 @pytest.mark.parametrize(
     ("content", "problem"), [("{not json", "as JSON"), ("[1, 2]", "JSON object"), (b"\xff", "JSON")]
 )
-def test_unreadable_file_stops_the_app(tmp_path: Path, content: str | bytes, problem: str) -> None:
-    path = tmp_path / "managed/10.json"
+def test_unreadable_file_stops_the_app(system: Path, content: str | bytes, problem: str) -> None:
+    path = system / "managed/10.json"
     path.parent.mkdir()
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
     with pytest.raises(PolicyError) as err:
-        load(tmp_path)
+        load(system)
     assert problem in err.value.user_message
     assert str(path) in err.value.user_message
 
 
-@pytest.mark.parametrize("target", ["folder", "file"])
-def test_world_writable_policy_is_refused(tmp_path: Path, target: str) -> None:
-    path = write(tmp_path / "managed/10.json", {"idle_lock_seconds": 60})
-    victim = path.parent if target == "folder" else path
-    victim.chmod(0o777 if target == "folder" else 0o666)
-    with pytest.raises(PolicyError) as err:
-        load(tmp_path)
-    assert "writable by every user" in err.value.user_message
-    assert str(victim) in err.value.user_message
-
-
-def test_renamed_key_still_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_renamed_key_still_works(system: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(policy_mod.RENAMED, "idle_seconds", "idle_lock_seconds")
-    write(tmp_path / "managed/10.json", {"idle_seconds": 30})
-    p = load(tmp_path)
+    write(system / "managed/10.json", {"idle_seconds": 30})
+    p = load(system)
     assert p.idle_lock_seconds == 30
 
 
@@ -307,10 +350,10 @@ def test_unknown_key_in_queries_is_a_bug() -> None:
         Policy().source("nonsense")
 
 
-def test_loading_logs_sources_not_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    write(tmp_path / "managed/10.json", {"server_url": "https://secret-host.example"})
+def test_loading_logs_sources_not_values(system: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write(system / "managed/10.json", {"server_url": "https://secret-host.example"})
     with caplog.at_level(logging.INFO, logger="cpdesk.policy"):
-        load(tmp_path)
+        load(system)
     assert "server_url" in caplog.text
     assert "secret-host" not in caplog.text
 
@@ -396,13 +439,13 @@ def test_windows_unexpected_subkey_names_it(sub: str) -> None:
     assert err.value.key == sub
 
 
-def test_windows_json_root_only_when_named(tmp_path: Path) -> None:
-    write(tmp_path / "managed/a.json", {"idle_lock_seconds": 20})
+def test_windows_json_root_only_when_named(system: Path) -> None:
+    write(system / "managed/a.json", {"idle_lock_seconds": 20})
     reg = FakeRegistry()
     reg.set(WINDOWS_KEY, "idle_lock_seconds", 40, REG_DWORD)
-    assert load_policy(tmp_path, platform="win32", environ={}, registry=reg).idle_lock_seconds == 40
+    assert load_policy(system, platform="win32", environ={}, registry=reg).idle_lock_seconds == 40
     reg = FakeRegistry()
-    assert load_policy(tmp_path, platform="win32", environ={}, registry=reg).idle_lock_seconds == 20
+    assert load_policy(system, platform="win32", environ={}, registry=reg).idle_lock_seconds == 20
 
 
 def test_windows_uses_real_winreg_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -419,42 +462,46 @@ def plist(path: Path, data: dict[str, object]) -> None:
     path.write_bytes(plistlib.dumps(data))
 
 
-def test_macos_managed_preferences(tmp_path: Path) -> None:
-    plist(tmp_path / "org.cpdesk.client.plist", {"idle_lock_seconds": 90, "cache_enabled": False})
-    plist(tmp_path / "sam/org.cpdesk.client.plist", {"idle_lock_seconds": 30, "spki_pins": [PIN_A]})
-    p = load_policy(platform="darwin", environ={"USER": "sam"}, managed_preferences=tmp_path)
+def test_macos_managed_preferences(system: Path) -> None:
+    plist(system / "org.cpdesk.client.plist", {"idle_lock_seconds": 90, "cache_enabled": False})
+    plist(system / "sam/org.cpdesk.client.plist", {"idle_lock_seconds": 30, "spki_pins": [PIN_A]})
+    p = load_policy(
+        platform="darwin", environ={}, managed_preferences=system, login_name=lambda: "sam"
+    )
     assert p.idle_lock_seconds == 30  # per-user managed preference wins
     assert p.cache_enabled is False
     assert p.spki_pins == (PIN_A,)
     assert p.is_locked("cache_enabled")
-    other = load_policy(platform="darwin", environ={"USER": "jo"}, managed_preferences=tmp_path)
+    other = load_policy(
+        platform="darwin", environ={}, managed_preferences=system, login_name=lambda: "jo"
+    )
     assert other.idle_lock_seconds == 90
 
 
-def test_macos_default_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    plist(tmp_path / "org.cpdesk.client.plist", {"idle_lock_seconds": 91})
-    monkeypatch.setattr(policy_mod, "MACOS_MANAGED_DIR", tmp_path)
+def test_macos_default_folder(system: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plist(system / "org.cpdesk.client.plist", {"idle_lock_seconds": 91})
+    monkeypatch.setattr(policy_mod, "MACOS_MANAGED_DIR", system)
     assert load_policy(platform="darwin", environ={}).idle_lock_seconds == 91
 
 
-def test_macos_no_preferences(tmp_path: Path) -> None:
-    assert load_policy(platform="darwin", environ={}, managed_preferences=tmp_path) == Policy()
+def test_macos_no_preferences(system: Path) -> None:
+    assert load_policy(platform="darwin", environ={}, managed_preferences=system) == Policy()
 
 
 @pytest.mark.parametrize(
     ("content", "problem"), [(b"garbage", "cannot be read"), (None, "dictionary")]
 )
-def test_macos_bad_plist(tmp_path: Path, content: bytes | None, problem: str) -> None:
-    path = tmp_path / "org.cpdesk.client.plist"
+def test_macos_bad_plist(system: Path, content: bytes | None, problem: str) -> None:
+    path = system / "org.cpdesk.client.plist"
     path.write_bytes(content if content is not None else plistlib.dumps([1, 2]))
     with pytest.raises(PolicyError) as err:
-        load_policy(platform="darwin", environ={}, managed_preferences=tmp_path)
+        load_policy(platform="darwin", environ={}, managed_preferences=system)
     assert problem in err.value.user_message
     assert str(path) in err.value.user_message
 
 
-def test_macos_bad_value_names_the_key(tmp_path: Path) -> None:
-    plist(tmp_path / "org.cpdesk.client.plist", {"lock_on_os_lock": 0})
+def test_macos_bad_value_names_the_key(system: Path) -> None:
+    plist(system / "org.cpdesk.client.plist", {"lock_on_os_lock": 0})
     with pytest.raises(PolicyError) as err:
-        load_policy(platform="darwin", environ={}, managed_preferences=tmp_path)
+        load_policy(platform="darwin", environ={}, managed_preferences=system)
     assert err.value.key == "lock_on_os_lock"

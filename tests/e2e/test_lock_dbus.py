@@ -11,7 +11,6 @@ a private `dbus-daemon` that this test starts and stops by pid.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,23 +19,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.private_bus import private_session_bus
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def session_bus() -> Iterator[str]:
-    out = subprocess.run(
-        ["dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout.split()
-    address, pid = out[0], int(out[1])
-    try:
+def session_bus(tmp_path: Path) -> Iterator[str]:
+    with private_session_bus(tmp_path / "dbus") as address:
         yield address
-    finally:
-        os.kill(pid, signal.SIGTERM)  # only the daemon this test started
 
 
 def send(address: str, path: str, member: str, *args: str) -> None:

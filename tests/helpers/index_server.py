@@ -133,11 +133,12 @@ def start_index(
     env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
     db_url: str | None = None,
+    port: int | None = None,
 ) -> RunningIndex:
     """Seed (unless `db_url` is given) and start `cpindex serve --demo-codes` on loopback."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     url = db_url or seed_index(tmp_path / "index.db", children=children, seed=seed)
-    port = free_port()
+    port = port or free_port()
     args = [sys.executable, "-m", "cpindex", "serve", "--db", url, "--host", "127.0.0.1",
             "--port", str(port), "--demo-codes", *extra_args]  # fmt: skip
     ca_cert: Path | None = None

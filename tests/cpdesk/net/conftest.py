@@ -42,6 +42,14 @@ class Faked:
 
 
 @pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """The app's own kind of session, closed after the test."""
+    session = make_http_session()
+    yield session
+    session.close()
+
+
+@pytest.fixture
 def faked() -> Iterator[Faked]:
     session = make_http_session()
     yield Faked(session)

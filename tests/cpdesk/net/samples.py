@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tests.helpers.loopback_tls import RawRequest, http_response
+
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 EXT = "https://cpindex.example/fhir/StructureDefinition/"
 ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
@@ -177,3 +179,10 @@ def without(body: dict[str, Any], *path: str | int) -> dict[str, Any]:
         node = node[key]
     del node[path[-1]]
     return clone
+
+
+def sign_in_or_search(request: RawRequest) -> bytes:
+    """A loopback server's answer: a session for a sign-in, a searchset for anything else."""
+    if request.target == "/auth/session":
+        return http_response(201, session_body())
+    return http_response(200, searchset())

@@ -9,18 +9,12 @@ import requests
 
 from cpdesk import errors
 from cpdesk.demo_certs import DemoCertificates, make_demo_certificates
-from cpdesk.net import IndexClient, make_http_session
-from tests.helpers.loopback_tls import LoopbackServer, RawRequest, http_response
+from cpdesk.net import IndexClient
+from tests.helpers.loopback_tls import LoopbackServer
 
 from . import samples
 
 PASSWORD = "canary-password-7f3a"
-
-
-def _answer(request: RawRequest) -> bytes:
-    if request.target == "/auth/session":
-        return http_response(201, samples.session_body())
-    return http_response(200, samples.searchset())
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +30,8 @@ def other(tmp_path_factory: pytest.TempPathFactory) -> DemoCertificates:
 
 @pytest.fixture
 def server(certs: DemoCertificates) -> Iterator[LoopbackServer]:
-    with LoopbackServer(_answer, certs=certs) as running:
+    with LoopbackServer(samples.sign_in_or_search, certs=certs) as running:
         yield running
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    session = make_http_session()
-    yield session
-    session.close()
 
 
 def test_trusted_ca_and_matching_pin_signs_in(
@@ -105,7 +92,7 @@ def test_system_store_does_not_trust_the_demo_ca(
 
 def test_wrong_host_name_is_refused(certs: DemoCertificates, http: requests.Session) -> None:
     # The certificate names 127.0.0.1 and localhost; 127.0.0.2 is loopback but not named.
-    with LoopbackServer(_answer, certs=certs, host="127.0.0.2") as impostor:
+    with LoopbackServer(samples.sign_in_or_search, certs=certs, host="127.0.0.2") as impostor:
         client = IndexClient(http, impostor.base_url, ca_bundle=str(certs.ca_cert))
         with pytest.raises(errors.CertificateError):
             client.sign_in("nurse.demo", PASSWORD, "123456")

@@ -23,6 +23,7 @@ SETTING = {s.key: s for s in SETTINGS}
 
 
 def policy_with_layers(tmp_path: Path) -> Policy:
+    """`tmp_path` as the system's policy folder (it must be root-only: see conftest)."""
     (tmp_path / "managed").mkdir()
     (tmp_path / "recommended").mkdir()
     (tmp_path / "managed" / "10.json").write_text(
@@ -31,7 +32,7 @@ def policy_with_layers(tmp_path: Path) -> Policy:
     (tmp_path / "recommended" / "10.json").write_text(
         json.dumps({"lock_on_focus_loss": True}), "utf-8"
     )
-    return load_policy(tmp_path, environ={"CPDESK_SERVER_URL": "https://x.example"})
+    return load_policy(system_root=tmp_path, environ={"CPDESK_SERVER_URL": "https://x.example"})
 
 
 def row_of(dialog: SettingsDialog, key: str) -> list[str]:
@@ -39,28 +40,39 @@ def row_of(dialog: SettingsDialog, key: str) -> list[str]:
     return [dialog.table.item(row, column).text() for column in range(3)]
 
 
-def test_shows_values_and_who_set_them(qtbot: QtBot, tmp_path: Path) -> None:
+def test_shows_values_and_who_set_them(qtbot: QtBot, root_only_folder: Path) -> None:
     dialog = SettingsDialog(
-        policy_with_layers(tmp_path),
+        policy_with_layers(root_only_folder),
         lock_detection="cpdesk locks when this computer's screen locks.",
         capture_protection="Screen capture protection is off (set by policy).",
     )
     qtbot.addWidget(dialog)
+    managed = MANAGED_TEXT + "\n" + str(root_only_folder / "managed" / "10.json")
     assert row_of(dialog, "idle_lock_seconds") == [
         "Lock after no input (seconds)",
         "60 seconds (1 min)",
-        MANAGED_TEXT,
+        managed,
     ]
-    assert row_of(dialog, "screen_capture_protection")[1:] == ["Off", MANAGED_TEXT]
-    assert row_of(dialog, "lock_on_focus_loss")[1:] == ["On", "Recommended by your organisation"]
-    assert row_of(dialog, "server_url")[1:] == ["https://x.example", "Your settings"]
-    assert row_of(dialog, "clipboard_clear_seconds")[1:] == ["30 seconds", "Default"]
+    assert row_of(dialog, "screen_capture_protection")[1:] == ["Off", managed]
+    assert row_of(dialog, "lock_on_focus_loss")[2].startswith("Recommended by your organisation\n")
+    assert row_of(dialog, "server_url")[1:] == [
+        "https://x.example",
+        "Your settings\nenvironment CPDESK_SERVER_URL",
+    ]
+    assert row_of(dialog, "clipboard_clear_seconds")[1:] == ["30 seconds", "Built-in default"]
     assert dialog.table.item(0, 0).font().bold() is False
     idle_row = [s.key for s in SETTINGS].index("idle_lock_seconds")
     assert dialog.table.item(idle_row, 2).font().bold()
     texts = [label.text() for label in dialog.findChildren(QLabel)]
     assert "cpdesk locks when this computer's screen locks." in texts
     assert "Screen capture protection is off (set by policy)." in texts
+
+
+def test_says_the_offline_cache_is_not_yet_available(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Policy(), lock_detection="", capture_protection="")
+    qtbot.addWidget(dialog)
+    assert "offline cache is not yet available" in dialog.intro.text()
+    assert "override" not in dialog.intro.text()  # no override folder in use
 
 
 def test_nothing_is_editable(qtbot: QtBot) -> None:
