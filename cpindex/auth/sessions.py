@@ -167,16 +167,20 @@ class SessionStore:
             if row is None:
                 return None, False
             now = self._clock.now()  # read once the row is ours: a waiter's clock moved on
-            slot = _Slot(SessionUser(row[0], row[1], row[2], row[3], row[4]), row[5], row[6])
-            in_flight = int(row[10] or 0)
-            if row[11] is None or now - row[11] > _STALE_SLOTS:
+            slot = _Slot(
+                SessionUser(row.id, row.username, row.display_name, row.role, row.organisation),
+                row.password_hash,
+                row.totp_secret,
+            )
+            in_flight = int(row.checks_in_flight or 0)
+            if row.check_started_at is None or now - row.check_started_at > _STALE_SLOTS:
                 in_flight = 0
-            locked = row[8] is not None and now < row[8]
-            if locked or int(row[9] or 0) + in_flight >= self._lockout_failures:
+            locked = row.locked_until is not None and now < row.locked_until
+            if locked or int(row.failed_count or 0) + in_flight >= self._lockout_failures:
                 return slot, False
             conn.execute(
                 update(user_account)
-                .where(user_account.c.id == row[0])
+                .where(user_account.c.id == row.id)
                 .values(checks_in_flight=in_flight + 1, check_started_at=now)
             )
         return slot, True
@@ -203,16 +207,18 @@ class SessionStore:
         """Give the slot back: (accepted, locked_now). `step`: a code to spend, if any."""
         now = self._clock.now()
         row = conn.execute(_ACCOUNT.where(user_account.c.id == user_id)).one()
-        in_flight = max(0, int(row[10] or 0) - 1)
-        locked = row[8] is not None and now < row[8]
-        spent = step is not None and row[12] is not None and step <= int(row[12])
-        if ok and not locked and not bool(row[7]) and not spent:
+        in_flight = max(0, int(row.checks_in_flight or 0) - 1)
+        locked = row.locked_until is not None and now < row.locked_until
+        spent = (
+            step is not None and row.totp_last_step is not None and step <= int(row.totp_last_step)
+        )
+        if ok and not locked and not bool(row.disabled) and not spent:
             values: dict[str, Any] = {"checks_in_flight": in_flight}
             if step is not None:
                 values.update(failed_count=0, totp_last_step=step)
             conn.execute(update(user_account).where(user_account.c.id == user_id).values(values))
             return True, False
-        failures = int(row[9] or 0) + 1
+        failures = int(row.failed_count or 0) + 1
         locks = failures >= self._lockout_failures
         conn.execute(
             update(user_account)
@@ -220,7 +226,7 @@ class SessionStore:
             .values(
                 checks_in_flight=in_flight,
                 failed_count=0 if locks else failures,
-                locked_until=now + self._lockout if locks else row[8],
+                locked_until=now + self._lockout if locks else row.locked_until,
             )
         )
         if locks and end_sessions:
