@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     _key_file_option(seed)
 
     serve = commands.add_parser("serve", help="serve the FHIR API")
-    serve.add_argument("--db", default=None)
+    serve.add_argument(
+        "--db", default=None, metavar="URL", help="default CPINDEX_DATABASE_URL, then SQLite"
+    )
     serve.add_argument("--demo-codes", action="store_true", help="print demo sign-in codes")
     add_arguments(serve)  # every server setting, declared once in cpindex.config
     _key_file_option(serve)

@@ -76,6 +76,7 @@ class ServerSettings:
         "127.0.0.1",
         "Address to listen on; a non-loopback one needs TLS or --behind-proxy.",
         group="server",
+        metavar="ADDR",
     )
     port: int = _setting(8800, "TCP port to listen on.", minimum=1, maximum=65535, group="server")
     tls_cert: str = _setting(
