@@ -5,6 +5,7 @@
 #      `--version` and `--self-test` offscreen (with a real Secret Service keyring)
 #   3. one flipped byte in the .deb, in the MSI, in the apt index: verify.sh fails each time
 #   4. msiinfo: the MSI holds the shortcut, the empty policy keys and the files
+#   5. systemd-analyze security of the index's unit stays at or below 2.0
 # The reproducibility double build is `make package`'s job, not this script's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,5 +93,14 @@ msiinfo export "$OUT/$MSI" Property | grep -q "^ALLUSERS	1"
 msiinfo export "$OUT/$MSI" Property | grep -q "^UpgradeCode	"
 echo "ok   msiinfo: shortcut, policy registry keys, files, Program Files, per-machine, upgrade code"
 part "msiinfo" "$t"
+
+t=$(date +%s)
+# The index's unit: systemd's own rating of its sandbox (0 best, 10 worst).
+score=$(systemd-analyze security --offline=yes packaging/systemd/cpindex@.service 2>/dev/null \
+  | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+echo "cpindex@.service exposure (systemd-analyze security --offline=yes): $score"
+python3 -c "import sys; sys.exit(not float('$score') <= 2.0)" \
+  || { echo "the index's sandbox got weaker: exposure $score > 2.0" >&2; exit 1; }
+part "systemd-analyze security" "$t"
 
 printf 'packaging CI times: %s\n' "${timings[@]}"

@@ -8,6 +8,7 @@ bundle is looked up with `dpkg -S`, giving packages such as libegl1 and libxcb-c
     python3 packaging/linux/depends.py BUNDLE_DIR
 """
 
+# ruff: noqa: S603, S607 - fixed commands of the build machine's own tools
 from __future__ import annotations
 
 import os

@@ -31,7 +31,8 @@ def fragment(root: Path) -> str:
         for path in sorted(folder.iterdir(), key=lambda p: p.name):
             rel = path.relative_to(root).as_posix()
             if path.is_dir():
-                lines.append(f"{indent}<Directory Id={quoteattr(_id('dir', rel))} Name={quoteattr(path.name)}>")
+                dir_id, name = quoteattr(_id("dir", rel)), quoteattr(path.name)
+                lines.append(f"{indent}<Directory Id={dir_id} Name={name}>")
                 lines += walk(path, indent + "  ")
                 lines.append(f"{indent}</Directory>")
             else:
@@ -39,10 +40,10 @@ def fragment(root: Path) -> str:
                 guid = str(uuid.uuid5(NAMESPACE, rel)).upper()
                 components.append(cid)
                 source = "$(var.SourceDir)/" + rel
+                file_id, src = quoteattr(_id("fil", rel)), quoteattr(source)
                 lines.append(
                     f'{indent}<Component Id="{cid}" Guid="{guid}" Win64="yes">'
-                    f"<File Id={quoteattr(_id('fil', rel))} Source={quoteattr(source)} KeyPath=\"yes\"/>"
-                    "</Component>"
+                    f'<File Id={file_id} Source={src} KeyPath="yes"/></Component>'
                 )
         return lines
 
