@@ -95,7 +95,8 @@ build_deb() {
      | xargs -0 md5sum | sed 's|  \./|  |' > DEBIAN/md5sums)
   chmod 0644 "$stage/DEBIAN/"*
   touch -d "@$SOURCE_DATE_EPOCH" "$stage/DEBIAN" "$stage/DEBIAN/"*
-  dpkg-deb --root-owner-group -Zzstd --build "$stage" "$dir/cpdesk_${VERSION}_${ARCH}.deb" >/dev/null
+  # gzip, not zstd: debsigs signs only gzip or xz members (xz takes minutes here).
+  dpkg-deb --root-owner-group -Zgzip -z6 --build "$stage" "$dir/cpdesk_${VERSION}_${ARCH}.deb" >/dev/null
 }
 
 DEB=cpdesk_${VERSION}_${ARCH}.deb
@@ -123,7 +124,7 @@ cp "$WORK/a/$DEB" "$OUT/$DEB"
 step "signing keys"
 if [ -n "${CPDESK_GNUPGHOME:-}" ]; then
   export GNUPGHOME=$CPDESK_GNUPGHOME
-  KEY=${CPDESK_GPG_KEY:?CPDESK_GPG_KEY must name the signing key's fingerprint}
+  KEY=${CPDESK_GPG_KEY:?CPDESK_GPG_KEY must name the signing key fingerprint}
 else
   export GNUPGHOME=$WORK/gnupg
   mkdir -m 0700 "$GNUPGHOME"
@@ -140,7 +141,7 @@ SHORT=${KEY: -16}
 
 # --- debsigs origin signature + the debsig-verify policy that accepts it ---------------
 step "debsigs origin signature"
-debsigs --sign=origin --default-key="$KEY" "$OUT/$DEB"
+debsigs --sign=origin -k "$KEY" "$OUT/$DEB"
 mkdir -p "$OUT/keys/debsig/policies/$SHORT" "$OUT/keys/debsig/keyrings/$SHORT"
 cp "$OUT/keys/cpdesk-archive-keyring.gpg" "$OUT/keys/debsig/keyrings/$SHORT/debsig.gpg"
 sed "s/@KEYID@/$SHORT/g" packaging/linux/debsig.pol.in > "$OUT/keys/debsig/policies/$SHORT/cpdesk.pol"

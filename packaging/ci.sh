@@ -16,15 +16,18 @@ timings=()
 part() { timings+=("$1: $(( $(date +%s) - $2 )) s"); }
 
 t=$(date +%s)
-packaging/build.sh --once
+if [ "${1:-}" != "--no-build" ]; then  # --no-build: check what dist/packages holds now
+  packaging/build.sh --once
+fi
 part "build + sign + verify" "$t"
 
 t=$(date +%s)
 DEB=$(ls "$OUT"/cpdesk_*.deb)
-owners=$(dpkg-deb -c "$DEB" | awk '{print $2}' | sort -u)
+dpkg-deb -c "$DEB" > "$SCRATCH/contents.txt"  # to a file: `| grep -q` would SIGPIPE tar
+owners=$(awk '{print $2}' "$SCRATCH/contents.txt" | sort -u)
 [ "$owners" = "root/root" ] || { echo "package files not all root-owned: $owners" >&2; exit 1; }
-dpkg-deb -c "$DEB" | grep -q "drwxr-xr-x root/root .* ./etc/cpdesk/policies/managed/$"
-[ "$(dpkg-deb -c "$DEB" | grep -c '\./etc/cpdesk/policies/.*\.json$' || true)" = 0 ] \
+grep -q "drwxr-xr-x root/root .* ./etc/cpdesk/policies/managed/$" "$SCRATCH/contents.txt"
+[ "$(grep -c '\./etc/cpdesk/policies/.*\.json$' "$SCRATCH/contents.txt" || true)" = 0 ] \
   || { echo "the package must not ship an enforced policy file" >&2; exit 1; }
 dpkg-deb -f "$DEB" Depends
 dpkg -x "$DEB" "$SCRATCH/root"
@@ -32,11 +35,11 @@ for f in usr/share/applications/cpdesk.desktop usr/share/icons/hicolor/48x48/app
          usr/share/metainfo/org.cpdesk.client.metainfo.xml; do
   [ -f "$SCRATCH/root/$f" ] || { echo "missing from the package: /$f" >&2; exit 1; }
 done
-"$SCRATCH/root/usr/bin/cpdesk" --version | grep -qx "cpdesk $(dpkg-deb -f "$DEB" Version)"
+[ "$("$SCRATCH/root/usr/bin/cpdesk" --version)" = "cpdesk $(dpkg-deb -f "$DEB" Version)" ]
 mkdir -m 0700 "$SCRATCH/run" "$SCRATCH/home"
 # A private D-Bus session with an unlocked gnome-keyring: the bundle's keyring backend
 # must find it. Nothing from the build machine's own session leaks in.
-env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" XDG_RUNTIME_DIR="$SCRATCH/run" \
+env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME="$SCRATCH/home" XDG_RUNTIME_DIR="$SCRATCH/run" \
   XDG_DATA_HOME="$SCRATCH/home/data" XDG_CONFIG_HOME="$SCRATCH/home/config" \
   XDG_CACHE_HOME="$SCRATCH/home/cache" QT_QPA_PLATFORM=offscreen \
   dbus-run-session -- sh -c 'echo -n ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec "$0" --self-test --policy-root "$1"' \
@@ -84,13 +87,16 @@ echo "ok   osslsigncode and debsig-verify each refuse a flipped byte on their ow
 part "flipped-byte checks" "$t"
 
 t=$(date +%s)
-msiinfo export "$OUT/$MSI" Shortcut | grep -q "cpdesk.*ProgramMenuFolder.*\[INSTALLDIR\]cpdesk.exe"
-msiinfo export "$OUT/$MSI" Registry | grep -qF 'SOFTWARE\Policies\CPDesk	+'
-msiinfo export "$OUT/$MSI" Registry | grep -qF 'SOFTWARE\Policies\CPDesk\Recommended	+'
-msiinfo export "$OUT/$MSI" File | grep -q "cpdesk.exe"
-msiinfo export "$OUT/$MSI" Directory | grep -q "ProgramFiles64Folder"
-msiinfo export "$OUT/$MSI" Property | grep -q "^ALLUSERS	1"
-msiinfo export "$OUT/$MSI" Property | grep -q "^UpgradeCode	"
+for table in Shortcut Registry File Directory Property; do
+  msiinfo export "$OUT/$MSI" "$table" > "$SCRATCH/$table.idt"
+done
+grep -q "cpdesk.*ProgramMenuFolder.*\[INSTALLDIR\]cpdesk.exe" "$SCRATCH/Shortcut.idt"
+grep -qF 'SOFTWARE\Policies\CPDesk	+' "$SCRATCH/Registry.idt"
+grep -qF 'SOFTWARE\Policies\CPDesk\Recommended	+' "$SCRATCH/Registry.idt"
+grep -q "cpdesk.exe" "$SCRATCH/File.idt"
+grep -q "ProgramFiles64Folder" "$SCRATCH/Directory.idt"
+grep -q "^ALLUSERS	1" "$SCRATCH/Property.idt"
+grep -q "^UpgradeCode	" "$SCRATCH/Property.idt"
 echo "ok   msiinfo: shortcut, policy registry keys, files, Program Files, per-machine, upgrade code"
 part "msiinfo" "$t"
 
