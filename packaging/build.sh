@@ -107,12 +107,7 @@ BUILD_SECONDS=$(( $(date +%s) - tb ))
 if [ "$ONCE" = 0 ]; then
   step "build 2 (from scratch) for the reproducibility comparison"
   build_deb "$WORK/b"
-  if ! cmp -s "$WORK/a/$DEB" "$WORK/b/$DEB"; then
-    echo "build.sh: NOT REPRODUCIBLE: the two builds of $DEB differ" >&2
-    for part in a b; do mkdir -p "$WORK/x$part"; dpkg-deb -R "$WORK/$part/$DEB" "$WORK/x$part"; done
-    diff -rq "$WORK/xa" "$WORK/xb" >&2 || true
-    exit 1
-  fi
+  packaging/compare-debs.sh "$WORK/a/$DEB" "$WORK/b/$DEB"
   echo "reproducible: both builds of $DEB are byte-identical ($(sha256sum "$WORK/a/$DEB" | cut -c1-16)…)"
 fi
 
