@@ -53,6 +53,6 @@ def test_a_differing_file_is_named(tmp_path: Path) -> None:
 
 
 def test_a_differing_time_is_named(tmp_path: Path) -> None:
-    result = _compare(_deb(tmp_path, "a", "one"), _deb(tmp_path, "b", "one", mtime=1_700_000_001))
+    result = _compare(_deb(tmp_path, "a", "one"), _deb(tmp_path, "b", "one", mtime=1_700_003_600))
     assert result.returncode == 1
     assert "./opt/changes.txt" in result.stderr
