@@ -129,7 +129,12 @@ else
   KEY=$(gpg --batch --with-colons --list-secret-keys | awk -F: '/^fpr/ {print $10; exit}')
 fi
 # debsigs signs with SHA-1 unless told otherwise, and debsig-verify rejects SHA-1.
-grep -qs '^digest-algo' "$GNUPGHOME/gpg.conf" || echo "digest-algo SHA256" >> "$GNUPGHOME/gpg.conf"
+if ! grep -qs '^digest-algo SHA\(256\|384\|512\)' "$GNUPGHOME/gpg.conf"; then
+  if [ -n "${CPDESK_GNUPGHOME:-}" ]; then  # never edit a real key's configuration
+    echo "build.sh: add 'digest-algo SHA256' (or SHA512) to $GNUPGHOME/gpg.conf" >&2; exit 1
+  fi
+  echo "digest-algo SHA256" >> "$GNUPGHOME/gpg.conf"
+fi
 gpg --batch --export "$KEY" > "$OUT/keys/cpdesk-archive-keyring.gpg"
 gpg --batch --armor --export "$KEY" > "$OUT/keys/cpdesk-archive-keyring.asc"
 SHORT=${KEY: -16}
