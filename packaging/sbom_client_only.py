@@ -48,12 +48,24 @@ def main() -> None:
     keep = closure("cpdesk") - {"cpdesk"}
     bom["components"] = [c for c in bom.get("components", []) if _norm(c["name"]) in keep]
     refs = {c["bom-ref"] for c in bom["components"]}
-    root_ref = bom.get("metadata", {}).get("component", {}).get("bom-ref")
+    by_name = {_norm(c["name"]): c["bom-ref"] for c in bom["components"]}
+    direct = [
+        re.split(r"[\s<>=!~\[;(]", r, maxsplit=1)[0] for r in metadata.requires("cpdesk") or []
+    ]
+    bom.setdefault("metadata", {})["component"] = {
+        "type": "application",
+        "name": "cpdesk",
+        "version": metadata.version("cpdesk"),
+        "bom-ref": "cpdesk",
+        "description": "cpdesk desktop client, PyInstaller bundle (Python packages only)",
+    }
     bom["dependencies"] = [
         {**d, "dependsOn": [r for r in d.get("dependsOn", []) if r in refs]}
         for d in bom.get("dependencies", [])
-        if d["ref"] in refs or d["ref"] == root_ref
+        if d["ref"] in refs
     ]
+    root_deps = sorted({by_name[_norm(n)] for n in direct if _norm(n) in by_name})
+    bom["dependencies"].append({"ref": "cpdesk", "dependsOn": root_deps})
     json.dump(bom, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
 
