@@ -48,5 +48,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/client.py --json benchmarks/results-client.json
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/lock.py --json benchmarks/results-lock.json
 
+## make package: signed .deb (+ apt repo), MSI, SBOM, SHA256SUMS in dist/packages; the
+## .deb is built twice and compared byte for byte (packaging/build.sh, docs/deployment.md)
+package:
+	packaging/build.sh
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-package .venv-sbom dist .mypy_cache .pytest_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""`cpdesk` (normal mode), `cpdesk demo`, `cpdesk --version`, `cpdesk policy show [--json]`.
+"""`cpdesk` (normal mode), `cpdesk demo`, `cpdesk --version`, `cpdesk --self-test`,
+`cpdesk policy show [--json]`.
 
 Exit codes: 0 ok, 2 usage error (argparse), 1 anything else with a one-line message.
 Qt is imported only once a window is really needed, so `--version` and usage errors are
@@ -31,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
         help="an extra policy folder, read below the system's managed policy and never "
         "instead of it (default: $CPDESK_POLICY_ROOT)",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation (policy, window, SQLCipher, keyring, TLS) and exit",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (never data)")
     parser.add_argument(
         "mode",
@@ -58,12 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cpdesk.user_settings import user_settings_file
 
         return show_policy(args.policy_root, as_json=args.json, user_settings=user_settings_file())
+    if args.self_test:
+        return _self_test(args.policy_root)
     from cpdesk.app import run
 
     try:
         return run(demo=args.mode == "demo", policy_root=args.policy_root)
     except KeyboardInterrupt:
         return 1
+
+
+def _self_test(policy_root: Path | None) -> int:
+    """`cpdesk --self-test`: see cpdesk/selftest.py; offscreen unless a display is named."""
+    from cpdesk.selftest import run_self_test
+
+    return run_self_test(policy_root)
 
 
 if __name__ == "__main__":

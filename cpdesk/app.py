@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
+from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer, qVersion
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cpdesk import __version__
 from cpdesk.errors import PolicyError, UserFacingError
 from cpdesk.session import Session, SignOutReason
 from cpdesk.ui.clipboard import SensitiveClipboard
+from cpdesk.ui.icon import app_icon
 from cpdesk.ui.main_window import MainWindow
 from cpdesk.ui.theme import QT_ARGS, apply_theme
 from cpdesk.ui.workers import GuiThreadGarbageCollector, TaskRunner
@@ -66,6 +67,7 @@ __all__ = [
     "build_app",
     "harden_process",
     "run",
+    "sign_in_window_check",
     "user_settings_file",
 ]
 
@@ -252,6 +254,7 @@ def build_app(
     collector = GuiThreadGarbageCollector(parent=qapp)
     collector.start()
     apply_theme(qapp, set_style=not made_here)
+    qapp.setWindowIcon(app_icon())  # the window, the task switcher and the taskbar
     if clock is None:
         from cpdesk.clock import SystemClock
 
@@ -440,3 +443,35 @@ def run(*, demo: bool = False, policy_root: Path | None = None) -> int:
         if index is not None:
             index.stop()
     return 0
+
+
+def sign_in_window_check(policy: Policy) -> str:
+    """For `cpdesk --self-test`: build the app, paint the sign-in window, shut it down.
+
+    Proves the Qt libraries, platform plugin, theme, icon and start-up wiring load; no
+    request is sent (the address is only shown). Raises whatever stops the window.
+    """
+    connection = Connection.from_policy(policy)
+    if not connection.server_url:
+        connection = Connection("https://index.invalid")
+    app = build_app(policy, connection)
+    try:
+        app.window.show()
+        deadline = QTimer()
+        deadline.setSingleShot(True)
+        deadline.start(10_000)
+        while app.activity is None and deadline.isActive():  # finish_start ran after paint
+            app.qapp.processEvents()
+        if app.activity is None:
+            raise RuntimeError("the sign-in window did not finish starting within 10 s")
+        shot = app.window.grab()
+        if shot.isNull():
+            raise RuntimeError("the sign-in window could not be drawn")
+        icon = app.qapp.windowIcon().availableSizes()
+        return (
+            f"painted {shot.width()}x{shot.height()} on Qt {qVersion()} "
+            f"({app.qapp.platformName()}), {len(icon)} icon sizes"
+        )
+    finally:
+        app.window.close()
+        app.shutdown()
