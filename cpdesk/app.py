@@ -140,6 +140,11 @@ class LazyClient:
     def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord:
         return self.real.record(index_id, reason, reason_text)
 
+    def record_bundle(
+        self, index_id: str, reason: AccessReason, reason_text: str = ""
+    ) -> tuple[ChildRecord, bytes]:
+        return self.real.record_bundle(index_id, reason, reason_text)
+
     def cancel_all(self) -> None:
         if self._client is not None:
             self._client.cancel_all()

@@ -183,6 +183,14 @@ class Policy:
         scope=Scope.ADMIN,
         title="Keep cached records for (seconds)",
     )
+    offline_sign_in: bool = _setting(
+        False,
+        "When the index cannot be reached at start, let a user sign in with username and "
+        "password only, to re-read the records they opened today (the one-time code cannot "
+        "be checked offline; for laptops, not shared terminals).",
+        scope=Scope.ADMIN,
+        title="Sign in offline to today's records",
+    )
     screen_capture_protection: bool = _setting(
         True,
         "Hide the window from screenshots and screen sharing (Windows, macOS).",

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -130,6 +130,7 @@ class _Answer:
     status: int
     body: object  # parsed JSON, or None when the body was not JSON
     headers: Mapping[str, str]
+    content: bytes = field(default=b"", repr=False)  # the body as received
 
 
 class IndexClient:
@@ -242,6 +243,12 @@ class IndexClient:
         return result
 
     def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord:
+        return self.record_bundle(index_id, reason, reason_text)[0]
+
+    def record_bundle(
+        self, index_id: str, reason: AccessReason, reason_text: str = ""
+    ) -> tuple[ChildRecord, bytes]:
+        """The record, and its Bundle exactly as received (what the offline cache keeps)."""
         text = reason_text.strip()
         if reason is AccessReason.OTHER and not text:
             raise RequestRejected("Say why you need this record.", code="MISSING_ACCESS_REASON")
@@ -260,7 +267,7 @@ class IndexClient:
         self._raise_for_status(answer, "record", token)
         child = fhir.parse_everything(answer.body, index_id)
         _log("record done", index_id=index_id)
-        return child
+        return child, answer.content
 
     def cancel_all(self) -> None:
         """Abandon every call in flight (from any thread): each fails fast with Cancelled."""
@@ -370,7 +377,9 @@ class IndexClient:
         except (OSError, ValueError, LookupError, HTTPError) as exc:
             error, cause = ServerUnreachable(), type(exc).__name__
         else:
-            answer = _Answer(response.status_code, _json_or_none(content), response.headers)
+            answer = _Answer(
+                response.status_code, _json_or_none(content), response.headers, content
+            )
         elapsed_ms = int((time.monotonic() - started) * 1000)
         fields: dict[str, object] = {
             "operation": operation,

@@ -11,6 +11,7 @@ contact, even if a faulty server sent more.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "PARENTAL_RESPONSIBILITY_URL",
     "Outcome",
     "encode_reason_text",
+    "parse_bundle_bytes",
     "parse_everything",
     "parse_instant",
     "parse_outcome",
@@ -373,6 +375,15 @@ def parse_everything(body: object, index_id: str) -> ChildRecord:
 
 
 # -- OperationOutcome and requests -------------------------------------------------------
+
+
+def parse_bundle_bytes(content: bytes, index_id: str) -> ChildRecord:
+    """A `$everything` Bundle kept as bytes (the offline cache) read back as a ChildRecord."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        raise _malformed() from None
+    return parse_everything(body, index_id)
 
 
 def parse_outcome(body: object) -> Outcome | None:

@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
 
 from cpdesk.errors import (
     Cancelled,
-    NetworkError,
+    ServerTimeout,
+    ServerUnreachable,
     SessionExpired,
     SignInFailed,
     TooManyMatches,
@@ -104,7 +105,9 @@ class IndexApi(Protocol):
     def unlock(self, password: str) -> None: ...
     def sign_out(self) -> None: ...
     def search(self, query: SearchQuery) -> SearchResult: ...
-    def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord: ...
+    def record_bundle(
+        self, index_id: str, reason: AccessReason, reason_text: str = ""
+    ) -> tuple[ChildRecord, bytes]: ...
     def cancel_all(self) -> None: ...
     @property
     def absolute_expires_at(self) -> dt.datetime | None: ...
@@ -597,14 +600,17 @@ class MainWindow(QMainWindow):
 
         def fetch() -> tuple[ChildRecord, dt.datetime | None]:
             try:
-                record = api.record(index_id, reason, text)
-            except NetworkError:
+                record, bundle = api.record_bundle(index_id, reason, text)
+            except (ServerUnreachable, ServerTimeout):
                 cached = cache.get(index_id) if cache is not None else None
-                if cached is None:
+                if cache is None or cached is None:
                     raise
-                return cached.record, cached.cached_at
+                from cpdesk.net.fhir import parse_bundle_bytes
+
+                cache.note_offline_view(index_id)
+                return parse_bundle_bytes(cached.bundle, index_id), cached.fetched_at
             if cache is not None:
-                cache.put(record)
+                cache.put(index_id, bundle)
             return record, None
 
         self.runner.submit("record", fetch, self._record_done, self._record_failed)

@@ -320,7 +320,7 @@ class RecordView(QWidget):
         self.note.hide()
         if cached_at is not None:
             local = cached_at.astimezone()
-            self.cached_text.setText(f"Saved copy from {local:%H:%M}: it may be out of date.")
+            self.cached_text.setText(f"Offline copy from {local:%H:%M} — may be out of date")
             self.cached.show()
         else:
             self.cached_text.clear()

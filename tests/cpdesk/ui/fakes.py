@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from cpdesk.records import (
     SearchResult,
     UserInfo,
 )
+from tests.cpdesk.net import samples
 
 USER = UserInfo("nurse.test", "Sam Tester", "practitioner", "Testshire General A&E")
 
@@ -93,6 +95,10 @@ class FakeApi:
     records: dict[str, ChildRecord] = field(
         default_factory=lambda: {"c-olivia": OLIVIA_RECORD, "c-jayden": JAYDEN_RECORD}
     )
+    # What the offline cache keeps: a real $everything Bundle (its carer is Hannah Smithfield).
+    bundles: dict[str, bytes] = field(
+        default_factory=lambda: {"c-olivia": json.dumps(samples.everything("c-olivia")).encode()}
+    )
     fail_next: BaseException | None = None
     gate: threading.Event | None = None
     calls: list[tuple[str, object]] = field(default_factory=list)
@@ -132,6 +138,11 @@ class FakeApi:
         self.calls.append(("record", (index_id, reason, reason_text)))
         self._maybe_fail()
         return self.records[index_id]
+
+    def record_bundle(
+        self, index_id: str, reason: AccessReason, reason_text: str = ""
+    ) -> tuple[ChildRecord, bytes]:
+        return self.record(index_id, reason, reason_text), self.bundles.get(index_id, b"")
 
     def cancel_all(self) -> None:
         self.cancelled += 1

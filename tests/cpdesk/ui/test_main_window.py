@@ -368,19 +368,23 @@ class MemoryCache:
 
     def __init__(self) -> None:
         self.records: dict = {}
+        self.views: list = []
         self.purged = 0
 
-    def put(self, record) -> None:
+    def put(self, index_id, bundle) -> None:
         import datetime as dt
 
-        from cpdesk.cache import CachedRecord
+        from cpdesk.cache.store import CachedBundle
 
-        self.records[record.index_id] = CachedRecord(
-            record, dt.datetime(2026, 11, 26, 14, 2, tzinfo=dt.UTC)
+        self.records[index_id] = CachedBundle(
+            index_id, bundle, dt.datetime(2026, 11, 26, 14, 2, tzinfo=dt.UTC)
         )
 
     def get(self, index_id):
         return self.records.get(index_id)
+
+    def note_offline_view(self, index_id) -> None:
+        self.views.append(index_id)
 
     def purge(self) -> None:
         self.records.clear()
@@ -413,8 +417,10 @@ def test_offline_reopen_shows_the_cached_copy_marked_and_sign_out_purges(qtbot, 
         api.fail_next = ServerUnreachable()
         open_first(qtbot, win)
         assert not win.work.record.cached.isHidden()
-        assert "Saved copy from" in win.work.record.cached_text.text()
-        assert "Hannah Zebedeeson" in visible_texts(win)
+        assert "Offline copy from" in win.work.record.cached_text.text()
+        assert "may be out of date" in win.work.record.cached_text.text()
+        assert "Hannah Smithfield" in visible_texts(win)
+        assert cache.views == ["c-olivia"]
         session.sign_out()
         qtbot.waitUntil(lambda: cache.purged == 1)
     finally:
