@@ -37,13 +37,26 @@ if TYPE_CHECKING:
 
     from cpdesk.clock import Clock
 
-__all__ = ["MAX_WRONG_PASSWORDS", "CacheKeeper", "NoOfflineCache", "WrongPassword"]
+__all__ = [
+    "MAX_WRONG_PASSWORDS",
+    "CacheKeeper",
+    "NoOfflineCache",
+    "WrongPassword",
+    "default_folder",
+]
 
 MAX_WRONG_PASSWORDS = 5
 _RUN_PREFIX = "run-"
 WrongPassword = keys.WrongPassword
 
 log = logging.getLogger(__name__)
+
+
+def default_folder() -> Path:
+    """The user cache folder (platformdirs), e.g. ~/.cache/cpdesk/records on Linux."""
+    import platformdirs
+
+    return platformdirs.user_cache_path("cpdesk") / "records"
 
 
 class NoOfflineCache(Exception):

@@ -153,8 +153,9 @@ def test_purge_deletes_database_side_files_and_key_file(tmp_path: Path, key: byt
     store.put("c-1", b"x")
     store.purge()
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(CacheUnavailable):
-        store.get("c-1")
+    assert store.get("c-1") is None and store.recent() == []  # a stale handle: misses
+    store.put("c-1", b"x")
+    assert list(tmp_path.iterdir()) == []
     store.close()
 
 
@@ -248,27 +249,65 @@ def test_older_schema_discards_and_recreates(
     _discarded(tmp_path / "u.db", key, caplog)
 
 
-def test_failed_quick_check_discards(
-    tmp_path: Path, key: bytes, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+def test_a_damaged_page_met_later_discards_and_works_on(
+    tmp_path: Path, key: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _filled(tmp_path / "u.db", key)
-    real_connect = sqlcipher3.connect
+    path = tmp_path / "u.db"
+    _filled(path, key)
+    store = open_store(path, key, FakeClock())
+    store.close()
+    data = bytearray(path.read_bytes())
+    data[-1000] ^= 0xFF  # an entry's page, not read at open
+    path.write_bytes(bytes(data))
+    Path(f"{path}-wal").unlink(missing_ok=True)
+    store = open_store(path, key, FakeClock())
+    with caplog.at_level(logging.WARNING, logger="cpdesk.cache.store"):
+        assert len(store.recent()) < 30
+    assert [r.getMessage() for r in caplog.records] == ["record cache discarded: DatabaseError"]
+    store.put("c-1", b"works on")
+    assert store.get("c-1") is not None
 
-    class Checked:
-        def __init__(self, db: object) -> None:
-            self._db = db
 
+def test_damage_that_cannot_be_recreated_leaves_no_cache(
+    tmp_path: Path, key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(tmp_path / "u.db", key, FakeClock())
+
+    class Broken:
+        def execute(self, *args: object) -> object:
+            raise sqlcipher3.DatabaseError("database disk image is malformed")
+
+        def close(self) -> None:
+            pass
+
+    store._db = Broken()
+    monkeypatch.setattr(sqlcipher3, "connect", lambda *a, **k: Broken())
+    assert store.get("c-1") is None
+    assert store.get("c-1") is None  # no cache now: misses, never errors
+    store.put("c-1", b"x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_logged_and_reads_as_a_miss(
+    tmp_path: Path, key: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(tmp_path / "u.db", key, FakeClock())
+    real = store._db
+
+    class Full:
         def execute(self, sql: str, *args: object) -> object:
-            if sql == "PRAGMA quick_check":
-                monkeypatch.setattr(sqlcipher3, "connect", real_connect)
-                return self._db.execute("SELECT 'page 3: corrupt'")  # type: ignore[attr-defined]
-            return self._db.execute(sql, *args)  # type: ignore[attr-defined]
+            if sql.startswith("INSERT"):
+                raise sqlcipher3.OperationalError("database or disk is full")
+            return real.execute(sql, *args)
 
-        def __getattr__(self, name: str) -> object:
-            return getattr(self._db, name)
-
-    monkeypatch.setattr(sqlcipher3, "connect", lambda *a, **k: Checked(real_connect(*a, **k)))
-    _discarded(tmp_path / "u.db", key, caplog)
+    store._db = Full()
+    with caplog.at_level(logging.WARNING):
+        store.put("c-1", b"x")
+    assert "record cache not used: OperationalError" in caplog.text
+    store._db = real
+    assert store.get("c-1") is None
+    store.put("c-2", b"fine")
+    assert store.count() == 1
 
 
 def test_unwritable_folder_is_unavailable_not_a_crash(tmp_path: Path, key: bytes) -> None:
@@ -291,8 +330,20 @@ def test_cannot_recreate_is_unavailable(
 
 def test_failed_write_rolls_back(tmp_path: Path, key: bytes) -> None:
     store = open_store(tmp_path / "u.db", key, FakeClock())
-    with pytest.raises(sqlcipher3.InterfaceError):
-        store.put("c-1", object())  # type: ignore[arg-type]
+    store.put("c-1", object())  # type: ignore[arg-type]
+    store.put("c-2", b"fine")
+    assert store.count() == 1
+
+
+def test_write_interrupted_by_a_non_database_error_rolls_back(tmp_path: Path, key: bytes) -> None:
+    store = open_store(tmp_path / "u.db", key, FakeClock())
+
+    class Interrupted:
+        def __iter__(self) -> object:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.views_sent(Interrupted())  # type: ignore[arg-type]
     store.put("c-2", b"fine")
     assert store.count() == 1
 
