@@ -226,6 +226,13 @@ class IndexClient:
         with contextlib.suppress(CpdeskError):
             self._call("DELETE", "/auth/session", "sign_out", None, token)
 
+    def report_offline_view(self, index_id: str, viewed_at: dt.datetime) -> None:
+        """Tell the index's audit that this user re-read a cached record while offline."""
+        token = self._require_token()
+        body = fhir.offline_view_event(index_id, viewed_at)
+        answer = self._call("POST", "/AuditEvent", "offline_view", body, token)
+        self._raise_for_status(answer, "offline_view", token)
+
     def search(self, query: SearchQuery) -> SearchResult:
         token = self._require_token()
         params = fhir.search_params(query)

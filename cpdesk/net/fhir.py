@@ -29,6 +29,8 @@ from cpdesk.records import (
     SearchResult,
 )
 
+AUDIT_ACTION_SYSTEM = "https://cpindex.example/fhir/CodeSystem/audit-action"
+
 __all__ = [
     "CAF_TEXT",
     "CONFIDENTIALITY_SYSTEM",
@@ -38,6 +40,7 @@ __all__ = [
     "PARENTAL_RESPONSIBILITY_URL",
     "Outcome",
     "encode_reason_text",
+    "offline_view_event",
     "parse_bundle_bytes",
     "parse_everything",
     "parse_instant",
@@ -384,6 +387,16 @@ def parse_bundle_bytes(content: bytes, index_id: str) -> ChildRecord:
     except ValueError:
         raise _malformed() from None
     return parse_everything(body, index_id)
+
+
+def offline_view_event(index_id: str, viewed_at: dt.datetime) -> dict[str, Any]:
+    """The AuditEvent `POST /AuditEvent` takes: a cached record re-read while offline."""
+    return {
+        "resourceType": "AuditEvent",
+        "subtype": [{"system": AUDIT_ACTION_SYSTEM, "code": "offline-view"}],
+        "recorded": viewed_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "entity": [{"what": {"reference": f"Patient/{index_id}"}}],
+    }
 
 
 def parse_outcome(body: object) -> Outcome | None:

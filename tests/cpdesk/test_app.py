@@ -14,7 +14,7 @@ from cpdesk import __main__ as cli
 from cpdesk import app as app_module
 from cpdesk.app import Connection, build_app
 from cpdesk.policy import load_policy
-from cpdesk.session import SessionState
+from cpdesk.session import LockReason, SessionState
 from cpdesk.ui.main_window import APP_TITLE
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -252,3 +252,34 @@ def test_the_sign_in_window_paints_before_the_network_and_lock_code_loads(tmp_pa
         assert heavy not in loaded
     assert "cpdesk.ui.activity" not in loaded and not seen["listener"]
     assert seen["style"].lower() == "fusion"
+
+
+def test_the_app_checks_its_deadlines_the_moment_it_becomes_active_again(
+    qapp, qtbot, tmp_path
+) -> None:
+    """After a resume the missed-suspend check runs at once, not at the next tick."""
+    from PySide6.QtCore import Qt
+
+    from cpdesk.clock import FakeClock
+    from cpdesk.platform.null import NullLockListener
+    from cpdesk.records import UserInfo
+
+    clock = FakeClock()
+    policy = load_policy(tmp_path, environ={})
+    app = build_app(
+        policy,
+        Connection("https://127.0.0.1:9"),
+        clock=clock,
+        lock_listener_factory=lambda _: NullLockListener(),
+    )
+    try:
+        qtbot.addWidget(app.window)
+        app.finish_start()
+        app.session.sign_in(UserInfo("u", "User", "practitioner", "Org"))
+        clock.advance(120)  # asleep past the idle limit, and no suspend signal came
+        assert app.session.state is SessionState.ACTIVE  # no tick has run since
+        app.qapp.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
+        assert app.session.state is SessionState.LOCKED  # at once, in the same turn
+        assert app.session.lock_reason is LockReason.IDLE
+    finally:
+        app.shutdown()
