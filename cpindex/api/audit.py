@@ -70,7 +70,11 @@ def report_offline_view(
     Only `offline-view` events, only of the token's own user: the row records the time
     the client reports and (as every row) the time received, chained like every other.
     """
-    patient_id, reported = _offline_view(body, info, services.clock.now())
+    try:
+        patient_id, reported = _offline_view(body, info, services.clock.now())
+    except RequestError as error:
+        audit(info, OFFLINE_VIEW, "denied" if error.status == 403 else "refused")
+        raise
     audit(
         info,
         OFFLINE_VIEW,

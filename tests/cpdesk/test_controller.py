@@ -4,6 +4,7 @@ a fake index and a view that records what it is told to draw."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import subprocess
@@ -18,22 +19,27 @@ from cpdesk.cache import NullCache
 from cpdesk.clock import FakeClock
 from cpdesk.controller import (
     CANCELLED_SEARCH,
-    NotCachedOffline,
     CANCELLED_SIGN_IN,
     GENERIC_ERROR,
     LOCKOUT_HINT,
+    OFFLINE_SIGNED_IN,
     RELOCKED_MESSAGE,
     SIGN_OUT_MESSAGES,
+    SWEEP_SECONDS,
     LockedPanel,
     Meaning,
+    NotCachedOffline,
     Opened,
     WorkController,
     WorkView,
     busy_text,
     explain,
-    fetch_record,
     format_time_left,
     offline_banner,
+    opened_today,
+    read_bundle,
+    send_offline_views,
+    shows_offline_copy,
 )
 from cpdesk.errors import (
     Cancelled,
@@ -791,3 +797,242 @@ def test_importing_the_controller_loads_no_qt() -> None:
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+# -- the per-user encrypted cache ------------------------------------------------------------
+
+
+class FakeCaches:
+    """A `CacheDoor`: one MemoryCache per user, opened only with that user's password."""
+
+    def __init__(self, password: str = "right") -> None:
+        self.password = password
+        self.caches: dict[str, MemoryCache] = {}
+        self.erased: list[str] = []
+        self.calls: list[str] = []
+        self.broken = False
+
+    def open_signed_in(self, username: str, password: str) -> MemoryCache:
+        self.calls.append("signed-in")
+        if self.broken:
+            raise RuntimeError("bug")
+        return self.caches.setdefault(username, MemoryCache())
+
+    def open_offline(self, username: str, password: str) -> MemoryCache:
+        from cpdesk.cache.keeper import NoOfflineCache, WrongPassword
+
+        self.calls.append("offline")
+        if username not in self.caches:
+            raise NoOfflineCache()
+        if password != self.password:
+            raise WrongPassword()
+        return self.caches[username]
+
+    def erase(self, username: str) -> None:
+        self.erased.append(username)
+        self.caches.pop(username, None)
+
+
+def cache_rig(**options: Any) -> tuple[Rig, FakeCaches]:
+    caches = FakeCaches()
+    return make_rig(caches=caches, **options), caches
+
+
+def test_sign_in_opens_the_users_cache_in_the_job_and_records_go_into_it() -> None:
+    rig, caches = cache_rig()
+    rig.controller.sign_in("nurse.test", "right", "123456")
+    assert caches.calls == []  # not on the GUI thread
+    rig.auth.run()
+    assert caches.calls == ["signed-in"]
+    rig.open()
+    assert "c-olivia" in caches.caches["nurse.test"].records
+    assert rig.cache.records == {}  # the shared fallback is not used
+
+
+def test_lock_drops_the_cache_and_unlock_opens_it_again() -> None:
+    rig, caches = cache_rig()
+    rig.sign_in()
+    rig.auth.run()  # views queued in an earlier run: none
+    rig.controller.lock()
+    assert rig.auth.channels == ["cache-close"]
+    rig.auth.run()
+    assert caches.caches["nurse.test"].closed == 1
+    rig.controller.unlock("right")
+    rig.auth.run()
+    assert caches.calls == ["signed-in", "signed-in"]
+    rig.open()
+    assert "c-olivia" in caches.caches["nurse.test"].records
+
+
+@pytest.mark.parametrize(
+    "reason", [SignOutReason.USER, SignOutReason.LOCK_TIMEOUT, SignOutReason.UNLOCK_FAILURES]
+)
+def test_sign_out_lock_to_logout_and_wrong_unlocks_crypto_erase(reason: SignOutReason) -> None:
+    rig, caches = cache_rig()
+    rig.sign_in()
+    rig.session.sign_out(reason)
+    rig.auth.run()
+    assert caches.erased == ["nurse.test"]
+
+
+def test_five_wrong_unlocks_erase_the_cache() -> None:
+    rig, caches = cache_rig()
+    rig.sign_in()
+    rig.controller.lock()
+    for _ in range(5):
+        rig.controller.unlock("wrong")
+        rig.auth.run()
+    assert rig.session.state is SessionState.SIGNED_OUT
+    rig.auth.run()
+    assert caches.erased == ["nurse.test"]
+
+
+def test_quit_keeps_the_cache_closed_for_the_next_run() -> None:
+    rig, caches = cache_rig()
+    rig.sign_in()
+    rig.controller.quit()
+    rig.auth.run()
+    assert caches.erased == [] and caches.caches["nurse.test"].closed == 1
+
+
+def test_a_cache_that_fails_to_open_never_blocks_sign_in(caplog) -> None:
+    rig, caches = cache_rig()
+    caches.broken = True
+    rig.sign_in()
+    assert "record cache not opened (RuntimeError)" in caplog.text
+    rig.open()
+    assert rig.view.last("show_record") == (OLIVIA_RECORD, "")
+
+
+def test_offline_views_are_queued_and_sent_when_the_index_answers() -> None:
+    rig, caches = cache_rig()
+    rig.sign_in()
+    rig.auth.run()  # views queued in an earlier run: none
+    rig.open()
+    rig.api.fail_next = ServerUnreachable()
+    rig.open()
+    cache = caches.caches["nurse.test"]
+    assert [v.index_id for v in cache.views] == ["c-olivia"]
+    rig.api.fail_next = ServerUnreachable()
+    rig.search()  # still offline: the search fails, today's records are offered
+    assert rig.runner.channels == ["opened-today"]
+    rig.runner.run()
+    assert rig.view.last("show_opened_today") == ((OLIVIA_RECORD.summary,),)
+    assert rig.auth.channels == []
+    rig.search()  # the index is back
+    assert rig.auth.channels == ["send-views"]
+    rig.api.fail_next = ServerUnreachable()
+    rig.auth.run()  # sending failed: kept, and tried after the next answer
+    assert len(cache.views) == 1
+    rig.search()
+    rig.auth.run()
+    assert ("offline_view", ("c-olivia", MemoryCache.STORED)) in rig.api.calls
+    assert cache.views == []
+    rig.search()
+    assert rig.auth.channels == []  # nothing waiting: nothing sent
+
+
+def test_offline_sign_in_with_the_cache_key_and_its_limits() -> None:
+    rig, _ = cache_rig(offline_sign_in=True)
+    rig.sign_in()
+    rig.open()
+    rig.controller.quit()
+    rig.auth.run()
+    rig.api.fail_next = ServerUnreachable()
+    rig.controller.sign_in("nurse.test", "right", "")
+    rig.auth.run()
+    assert rig.session.state is SessionState.ACTIVE and rig.controller.offline
+    assert rig.view.said("show_notice")[-1] == OFFLINE_SIGNED_IN
+    rig.runner.run()
+    assert rig.view.last("show_opened_today") == ((OLIVIA_RECORD.summary,),)
+    # Locked while offline: the password is checked by the cache key, not the index.
+    rig.controller.lock()
+    rig.controller.unlock("wrong")
+    rig.auth.run()
+    assert rig.session.state is SessionState.LOCKED
+    rig.controller.unlock("right")
+    rig.auth.run()
+    assert rig.session.state is SessionState.ACTIVE
+    assert ("unlock", None) not in rig.api.calls[-3:]
+
+
+def test_offline_sign_in_refuses_a_wrong_password_and_an_unknown_user() -> None:
+    rig, caches = cache_rig(offline_sign_in=True)
+    caches.caches["nurse.test"] = MemoryCache()
+    rig.api.fail_next = ServerTimeout()
+    rig.controller.sign_in("nurse.test", "wrong", "")
+    rig.auth.run()
+    assert rig.view.said("show_sign_in_error")[-1].startswith(SignInFailed.default_message)
+    rig.api.fail_next = ServerUnreachable()
+    rig.controller.sign_in("someone.else", "right", "")
+    rig.auth.run()
+    assert rig.view.said("show_sign_in_error")[-1] == ServerUnreachable.default_message
+    assert rig.session.state is SessionState.SIGNED_OUT
+
+
+def test_offline_sign_in_is_off_unless_policy_turns_it_on() -> None:
+    rig, caches = cache_rig()
+    caches.caches["nurse.test"] = MemoryCache()
+    rig.api.fail_next = ServerUnreachable()
+    rig.controller.sign_in("nurse.test", "right", "")
+    rig.auth.run()
+    assert caches.calls == [] and rig.session.state is SessionState.SIGNED_OUT
+
+
+def test_a_sign_in_answer_after_another_sign_in_closes_its_cache() -> None:
+    rig, caches = cache_rig()
+    rig.controller.sign_in("nurse.test", "right", "1")
+    rig.controller.sign_in("nurse.test", "right", "2")
+    jobs = rig.auth.jobs
+    rig.auth.jobs = []
+    for job in jobs:
+        job.on_done(job.fn())  # both answers arrive
+    assert caches.caches["nurse.test"].closed == 1
+
+
+def test_expired_entries_are_swept_every_ten_minutes_in_a_job() -> None:
+    rig, caches = cache_rig()
+    rig.sign_in()
+    rig.controller.tick()
+    assert "cache-sweep" not in rig.runner.channels
+    rig.clock.advance(SWEEP_SECONDS)
+    rig.session.activity()
+    rig.controller.tick()
+    assert rig.runner.channels == ["cache-sweep"]
+    rig.runner.run()
+    assert caches.caches["nurse.test"].swept == 1
+
+
+def test_the_real_bundle_reader_and_a_bad_entry_in_todays_list() -> None:
+    from tests.cpdesk.net import samples
+
+    cache = MemoryCache()
+    cache.put("c-1", json.dumps(samples.everything("c-1")).encode())
+    cache.put("c-2", b"{broken")
+    children = opened_today(cache)
+    assert [c.index_id for c in children] == ["c-1"]
+    assert read_bundle(cache.records["c-1"].bundle, "c-1").index_id == "c-1"
+
+
+def test_send_offline_views_keeps_what_failed() -> None:
+    cache, api = MemoryCache(), FakeApi()
+    cache.note_offline_view("c-1")
+    cache.note_offline_view("c-2")
+    calls = []
+
+    def flaky(index_id: str, viewed_at: dt.datetime) -> None:
+        calls.append(index_id)
+        if index_id == "c-2":
+            raise ServerUnreachable()
+
+    api.report_offline_view = flaky  # type: ignore[method-assign]
+    with pytest.raises(ServerUnreachable):
+        send_offline_views(api, cache)
+    assert [v.index_id for v in cache.views] == ["c-2"]
+    assert send_offline_views(FakeApi(), cache) == 1
+
+
+def test_only_an_unreachable_index_shows_an_offline_copy() -> None:
+    assert shows_offline_copy(ServerUnreachable()) and shows_offline_copy(ServerTimeout())
+    assert not shows_offline_copy(CertificateError())
+    assert not shows_offline_copy(Forbidden()) and not shows_offline_copy(SessionExpired())
