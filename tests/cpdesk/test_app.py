@@ -283,3 +283,35 @@ def test_the_app_checks_its_deadlines_the_moment_it_becomes_active_again(
         assert app.session.lock_reason is LockReason.IDLE
     finally:
         app.shutdown()
+
+
+def test_record_caches_follow_policy(tmp_path, monkeypatch) -> None:
+    """cache_enabled off: nothing written, the keyring never asked. On: per-user caches
+    in the user cache folder, built at first use."""
+    from dataclasses import replace
+
+    from cpdesk.app import LazyCaches
+    from cpdesk.cache import NullCache
+    from cpdesk.cache import keyring as cache_keyring
+    from cpdesk.clock import FakeClock
+    from tests.cpdesk.cache.helpers import DictKeyring
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ring = DictKeyring()
+    monkeypatch.setattr(cache_keyring, "system_keyring", lambda: ring)
+    policy = load_policy(tmp_path / "no-policy", environ={})
+    off = LazyCaches(replace(policy, cache_enabled=False), FakeClock())
+    assert isinstance(off.open_signed_in("nurse", "pw"), NullCache)
+    off.erase("nurse")
+    off.shutdown()
+    assert ring.calls == 0 and not (tmp_path / "cache").exists()
+
+    on = LazyCaches(policy, FakeClock())
+    cache = on.open_signed_in("nurse", "pw")
+    cache.put("c-1", b"{}")
+    cache.close()
+    assert on.open_offline("nurse", "pw").get("c-1") is not None
+    assert len(list((tmp_path / "cache" / "cpdesk" / "records").glob("*.key"))) == 1
+    on.erase("nurse")
+    on.shutdown()
+    assert list((tmp_path / "cache" / "cpdesk" / "records").iterdir()) == []
