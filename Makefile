@@ -37,11 +37,12 @@ unit: $(STAMP)
 ## make test: the whole suite, ruff and mypy included
 test: lint typecheck unit
 
-## make bench: every benchmark at full size (1,000,000 children; seeded once, cached)
+## make bench: every benchmark (search, client, lock, cache) at full size (1,000,000 children; seeded once, cached)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/search.py --json benchmarks/results-search.json
 	$(BIN)/python benchmarks/client.py --json benchmarks/results-client.json
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/lock.py --json benchmarks/results-lock.json
+	$(BIN)/python benchmarks/cache.py --json benchmarks/results-cache.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
