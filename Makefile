@@ -42,11 +42,12 @@ unit: $(STAMP)
 ## make test: the whole suite, ruff and mypy included
 test: lint typecheck unit
 
-## make bench: every benchmark at full size (1,000,000 children; seeded once, cached)
+## make bench: every benchmark (search, client, lock, cache) at full size (1,000,000 children; seeded once, cached)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/search.py --json benchmarks/results-search.json
 	$(BIN)/python benchmarks/client.py --json benchmarks/results-client.json
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/lock.py --json benchmarks/results-lock.json
+	$(BIN)/python benchmarks/cache.py --json benchmarks/results-cache.json
 
 ## make package: signed .deb (+ apt repo), MSI, SBOM, SHA256SUMS in dist/packages; the
 ## .deb is built twice and compared byte for byte (packaging/build.sh, docs/deployment.md)

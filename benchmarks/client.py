@@ -272,10 +272,10 @@ def main() -> int:
                 index_id = children[(n - 1) % len(children)][0]
                 count = len(shown)
                 start = time.perf_counter()
-                window._open_record(index_id, AccessReason.EMERGENCY_CARE, "")
+                app.controller.open_record(index_id, AccessReason.EMERGENCY_CARE)
                 wait(lambda c=count: len(shown) > c)
                 open_ms.append((shown[-1] - start) * 1000)
-                window._back_to_results()
+                app.controller.back_to_results()
                 if n in (100, args.opens):
                     for _ in range(5):
                         QApplication.processEvents()

@@ -115,16 +115,16 @@ def main() -> int:
             form.family.setText("Smithfield")
             form.dob.set_date(olivia.birth_date)
             form.submit()
-            wait(lambda: window.state.results is not None)
-            window._open_record(olivia.index_id, AccessReason.EMERGENCY_CARE, "")
-            wait(lambda: window.state.showing_record)
+            wait(lambda: app.controller.state.results is not None)
+            app.controller.open_record(olivia.index_id, AccessReason.EMERGENCY_CARE)
+            wait(lambda: app.controller.state.showing_record)
             watch = PaintWatch()
             app.qapp.installEventFilter(watch)
 
             def unlock() -> float:
                 """Unlock (as a right password does) and return the next idle deadline."""
                 app.session.unlock_succeeded(app.session.begin_unlock())
-                assert window.work is not None and window.state.showing_record
+                assert window.work is not None and app.controller.state.showing_record
                 deadline = clock.now() + app.session.idle_seconds_left()
                 wait(lambda: not window.work or window.work.record.isVisible(), 10)
                 return deadline

@@ -10,14 +10,18 @@ Start-up order, and why:
    worker thread exists: see `GuiThreadGarbageCollector`).
 5. Build the plain-Python core: the (lazy) index client, the record cache, the `Session`
    state machine.
-6. Build the Qt edge that serves the core: the task runners (network off the GUI thread),
-   the sensitive clipboard, the window with its sign-in page.
+6. Build the Qt edge that serves the core: the task runners (network, cache and hashing
+   off the GUI thread), the sensitive clipboard; then the `WorkController` that decides,
+   and the window with its sign-in page that draws what it is told.
 7. Show the window, run the event loop. In the turn after the sign-in page's first paint
-   (`App.finish_start`; at the latest before a sign-in request is sent): the OS lock
-   listener (it needs the native window on Windows; with no OS lock signal the idle limit
-   is tightened: fail closed), screen-capture protection, the lock keys, the activity
-   filter, and the `IndexClient` with its one `requests.Session` (built on the auth
-   worker). At exit: sign out (best effort), purge, stop the workers and the demo index.
+   (`StartUp.run`; at the latest before a sign-in request is sent), its named steps: the
+   OS lock listener (it needs the native window on Windows; with no OS lock signal the
+   idle limit is tightened: fail closed), screen-capture protection, the lock keys, the
+   activity filter, the ticker (deadlines, and a check at once when the app wakes), and
+   the `IndexClient` with its one `requests.Session` (built on the auth worker). At exit:
+   sign out (best effort), close the record cache (run-only caches are deleted), stop
+   the workers and the demo index. The per-user encrypted caches (`LazyCaches`) are opened
+   at sign-in and unlock on the auth worker, with the password typed anyway.
 
 Nothing the sign-in page does not need is imported before it paints: that is what keeps
 cold start within 1.5x of a bare PySide6 window (benchmarks/client.py).
@@ -38,6 +42,7 @@ from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer, qVersion
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cpdesk import __version__
+from cpdesk.controller import WorkController
 from cpdesk.errors import PolicyError, UserFacingError
 from cpdesk.session import Session, SignOutReason
 from cpdesk.ui.clipboard import SensitiveClipboard
@@ -53,17 +58,19 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QDialog
 
     from cpdesk.cache import RecordCache
+    from cpdesk.cache.keeper import CacheKeeper
     from cpdesk.clock import Clock
     from cpdesk.net import IndexClient, SignInResult
     from cpdesk.platform import CaptureGuard, LockListener
     from cpdesk.policy import Policy
     from cpdesk.records import AccessReason, ChildRecord, SearchQuery, SearchResult
-    from cpdesk.ui.activity import ActivityFilter
+    from cpdesk.ui.activity import ActivityFilter, Ticker
 
 __all__ = [
     "App",
     "Connection",
     "LazyClient",
+    "StartUp",
     "build_app",
     "harden_process",
     "run",
@@ -141,6 +148,14 @@ class LazyClient:
     def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord:
         return self.real.record(index_id, reason, reason_text)
 
+    def record_bundle(
+        self, index_id: str, reason: AccessReason, reason_text: str = ""
+    ) -> tuple[ChildRecord, bytes]:
+        return self.real.record_bundle(index_id, reason, reason_text)
+
+    def report_offline_view(self, index_id: str, viewed_at: dt.datetime) -> None:
+        self.real.report_offline_view(index_id, viewed_at)
+
     def cancel_all(self) -> None:
         if self._client is not None:
             self._client.cancel_all()
@@ -150,12 +165,133 @@ class LazyClient:
         return None if self._client is None else self._client.absolute_expires_at
 
 
+class StartUp:
+    """The start-up work left for after the sign-in page's first paint, as named steps.
+
+    `run()` is called in the event-loop turn after the first paint, and again before a
+    sign-in request is sent (and before the settings dialog, which shows what the steps
+    found). Each step runs once, in order. A step that raises stays pending, and so does
+    every step after it: the sign-in that called `run()` raises too and is never sent,
+    so nobody signs in without the lock machinery (fail closed).
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        qapp: QApplication,
+        window: MainWindow,
+        controller: WorkController,
+        client: LazyClient,
+        auth_runner: TaskRunner,
+        lock_listener_factory: Callable[[int], LockListener] | None = None,
+    ) -> None:
+        self._policy = policy
+        self._qapp = qapp
+        self._window = window
+        self._controller = controller
+        self._client = client
+        self._auth_runner = auth_runner
+        self._listener_factory = lock_listener_factory
+        self.listener: LockListener | None = None
+        self.guard: CaptureGuard | None = None
+        self.capture_applied: bool | None = None  # None: not asked for, or not possible
+        self.activity: ActivityFilter | None = None
+        self.ticker: Ticker | None = None
+        self._pending: list[Callable[[], None]] = [
+            self.listen_for_os_locks,
+            self.protect_from_capture,
+            self.install_lock_keys,
+            self.watch_activity,
+            self.start_ticker,
+            self.build_index_client,
+        ]
+
+    @property
+    def finished(self) -> bool:
+        return not self._pending
+
+    def run(self) -> None:
+        """Run every pending step in order; idempotent once they have all succeeded."""
+        while self._pending:
+            self._pending[0]()
+            self._pending.pop(0)
+
+    def listen_for_os_locks(self) -> None:
+        """The OS lock listener; with no OS lock signal the idle limit is tightened."""
+        from cpdesk.platform import (
+            describe_lock_detection,
+            effective_idle_lock_seconds,
+            make_lock_listener,
+        )
+
+        policy, session = self._policy, self._controller.session
+        factory = self._listener_factory or make_lock_listener
+        listener = factory(int(self._window.winId()))  # Windows needs the native window
+        idle = effective_idle_lock_seconds(
+            policy.idle_lock_seconds, listener, policy.lock_on_os_lock
+        )
+        session.tighten_idle_lock(idle)  # fail closed when the OS cannot report locks
+        # Said once, here; the settings dialog says it again to the user.
+        level = logging.INFO if listener.detects_screen_lock else logging.WARNING
+        log.log(level, "%s", describe_lock_detection(listener, idle))
+        if policy.lock_on_os_lock:
+            listener.subscribe(session.lock)
+        self._qapp.aboutToQuit.connect(listener.close)
+        self.listener = listener
+
+    def protect_from_capture(self) -> None:
+        """Screen-capture protection where policy asks for it and the OS can do it."""
+        from cpdesk.platform import make_capture_guard
+
+        guard = make_capture_guard()
+        if self._policy.screen_capture_protection and guard.can_prevent():
+            self.capture_applied = guard.set_prevent(int(self._window.winId()), True)
+            if not self.capture_applied:
+                log.warning("screen capture protection could not be turned on")
+        self.guard = guard
+
+    def install_lock_keys(self) -> None:
+        """Ctrl+L, the panic Esc and the focus-loss lock (see MainWindow.finish_start)."""
+        self._window.finish_start()
+
+    def watch_activity(self) -> None:
+        """Real input pushes the idle lock back. Starting it now, not at build time, can
+        only lock sooner."""
+        from cpdesk.ui.activity import ActivityFilter
+
+        activity = ActivityFilter(self._controller.session.activity, parent=self._qapp)
+        activity.install(self._qapp)
+        self.activity = activity
+
+    def start_ticker(self) -> None:
+        """Deadlines checked every tick, on the idle deadline, and when the app wakes."""
+        from cpdesk.ui.activity import Ticker
+
+        ticker = Ticker(self._controller.tick, parent=self._qapp)
+        ticker.start()
+        self.ticker = ticker
+
+    def build_index_client(self) -> None:
+        """The client's imports (requests, urllib3, TLS) cost as much as Qt's own: built
+        on the one-thread auth worker, which also runs the sign-in, so it is ready first."""
+        self._auth_runner.submit("start-up", self._client.warm_up, _ignore, _warm_up_failed)
+
+    def stop(self) -> None:
+        """At exit: no more ticks, no more activity."""
+        if self.ticker is not None:
+            self.ticker.stop()
+        if self.activity is not None:
+            self.activity.uninstall()
+
+
 @dataclass
 class App:
     """Everything `build_app` made, so tests and benchmarks can reach the parts."""
 
     qapp: QApplication
     window: MainWindow
+    controller: WorkController
     session: Session
     client: LazyClient
     runner: TaskRunner
@@ -163,33 +299,76 @@ class App:
     clipboard: SensitiveClipboard
     gc: GuiThreadGarbageCollector
     cache: RecordCache
-    activity: ActivityFilter | None = None  # installed by finish_start
-    listener: LockListener | None = None  # made by finish_start
-    _pending_start: Callable[[], None] | None = None
+    startup: StartUp
+    caches: LazyCaches | None = None
+
+    @property
+    def listener(self) -> LockListener | None:
+        return self.startup.listener
+
+    @property
+    def activity(self) -> ActivityFilter | None:
+        return self.startup.activity
 
     def finish_start(self) -> None:
-        """The start-up work left for after the first paint; idempotent, and run at the
-        latest before the first sign-in request is sent (see `build_app`).
-
-        If it raises, it stays pending: the sign-in that calls it raises too and is never
-        sent, so nobody signs in without the lock machinery (fail closed).
-        """
-        if self._pending_start is not None:
-            self._pending_start()
-            self._pending_start = None
+        """The start-up steps still pending (see `StartUp`)."""
+        self.startup.run()
 
     def shutdown(self) -> None:
         """Sign out (best effort), stop the workers and OS hooks; safe to call twice."""
-        self.window.timer.stop()
+        self.startup.stop()
         self.session.sign_out(SignOutReason.QUIT)
         self.clipboard.clear_now()
-        if self.activity is not None:
-            self.activity.uninstall()
         self.runner.cancel()
         self.runner.wait(3000)
         self.auth_runner.wait(5000)
         self.cache.close()
+        if self.caches is not None:
+            self.caches.shutdown()
         self.gc.stop()
+
+
+class LazyCaches:
+    """The per-user encrypted caches (`CacheKeeper`), built at first use on a worker.
+
+    cryptography and SQLCipher load only then: after the first paint, off the GUI thread.
+    """
+
+    def __init__(self, policy: Policy, clock: Clock) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._keeper: CacheKeeper | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def keeper(self) -> CacheKeeper:
+        with self._lock:
+            if self._keeper is None:
+                from cpdesk.cache.keeper import CacheKeeper, default_folder
+                from cpdesk.cache.keyring import system_keyring
+
+                self._keeper = CacheKeeper(
+                    default_folder(),
+                    system_keyring,
+                    self._clock,
+                    enabled=self._policy.cache_enabled,
+                    ttl_seconds=self._policy.cache_ttl_seconds,
+                )
+            return self._keeper
+
+    def open_signed_in(self, username: str, password: str) -> RecordCache:
+        return self.keeper.open_signed_in(username, password)
+
+    def open_offline(self, username: str, password: str) -> RecordCache:
+        return self.keeper.open_offline(username, password)
+
+    def erase(self, username: str) -> None:
+        self.keeper.erase(username)
+
+    def shutdown(self) -> None:
+        """Run-only caches go at exit (and at the next start, if this exit never comes)."""
+        if self._policy.cache_enabled:
+            self.keeper.shutdown()
 
 
 def harden_process() -> None:
@@ -244,11 +423,10 @@ def build_app(
 ) -> App:
     """Build every object in order (steps 4-6 of the module docstring); shows nothing.
 
-    What the sign-in window does not need to paint (the OS lock listener and the idle
-    limit it implies, screen-capture protection, the lock keys, the activity filter, the
-    index client) is built by `App.finish_start` in the event-loop turn after the first
-    paint, while the user starts typing, and in any case before a sign-in request is sent.
-    `lock_listener_factory(window_id)` makes the OS lock listener (tests pass a fake).
+    What the sign-in window does not need to paint is left to `StartUp`, run in the
+    event-loop turn after the first paint, while the user starts typing, and in any case
+    before a sign-in request is sent. `lock_listener_factory(window_id)` makes the OS lock
+    listener (tests pass a fake).
     """
     qapp, made_here = _qapp()
     collector = GuiThreadGarbageCollector(parent=qapp)
@@ -261,10 +439,12 @@ def build_app(
         clock = SystemClock()
     connection.check()
     client = LazyClient(connection)
+    caches = None
     if cache is None:
         from cpdesk.cache import NullCache
 
         cache = NullCache()
+        caches = LazyCaches(policy, clock)
     session = Session(
         clock,
         idle_lock_seconds=policy.idle_lock_seconds,
@@ -277,89 +457,59 @@ def build_app(
     runner = TaskRunner(pool, cancel_hook=client.cancel_all, parent=qapp)
     auth_runner = TaskRunner(auth_pool, cancel_hook=client.cancel_all, parent=qapp)
     clipboard = SensitiveClipboard(policy.clipboard_clear_seconds, parent=qapp)
-    apps: list[App] = []
-
-    def settings(parent: QWidget) -> QDialog:
-        from cpdesk.ui.settings_dialog import build_settings_dialog
-
-        app = apps[0]
-        app.finish_start()
-        assert app.listener is not None
-        return build_settings_dialog(
-            policy,
-            listener=app.listener,
-            idle_lock_seconds=session.idle_lock_seconds,
-            guard=guards[0],
-            capture_applied=capture_applied[0],
-            parent=parent,
-        )
-
-    window = MainWindow(
+    controller = WorkController(
         api=client,
         session=session,
         clock=clock,
         runner=runner,
         auth_runner=auth_runner,
-        server_label=connection.server_url,
-        copy=clipboard.copy,
-        clear_clipboard=clipboard.clear_now,
         cache=cache,
-        settings_factory=settings,
+        clear_clipboard=clipboard.clear_now,
+        before_sign_in=lambda: startup.run(),
         lock_on_minimise=policy.lock_on_minimise,
         lock_on_focus_loss=policy.lock_on_focus_loss,
         allow_pin_unlock=policy.allow_pin_unlock,
+        caches=caches,
+        offline_sign_in=policy.offline_sign_in,
+    )
+
+    def settings(parent: QWidget) -> QDialog:
+        from cpdesk.ui.settings_dialog import build_settings_dialog
+
+        startup.run()  # what the dialog reports on is found by the start-up steps
+        assert startup.listener is not None and startup.guard is not None
+        return build_settings_dialog(
+            policy,
+            listener=startup.listener,
+            idle_lock_seconds=session.idle_lock_seconds,
+            guard=startup.guard,
+            capture_applied=startup.capture_applied,
+            parent=parent,
+        )
+
+    window = MainWindow(
+        controller,
+        server_label=connection.server_url,
+        copy=clipboard.copy,
+        settings_factory=settings,
         demo=demo,
         finish_now=False,
-        before_sign_in=lambda: apps[0].finish_start(),
     )
-    capture_applied: list[bool | None] = [None]
-    guards: list[CaptureGuard] = []
-    app = App(qapp, window, session, client, runner, auth_runner, clipboard, collector, cache)
-    apps.append(app)
-
-    def finish() -> None:
-        from cpdesk.platform import (
-            describe_lock_detection,
-            effective_idle_lock_seconds,
-            make_capture_guard,
-            make_lock_listener,
-        )
-        from cpdesk.ui.activity import ActivityFilter
-
-        if app.listener is None:  # each step once, also when a later one failed
-            factory = lock_listener_factory or make_lock_listener
-            listener = factory(int(window.winId()))  # Windows needs the native window
-            idle = effective_idle_lock_seconds(
-                policy.idle_lock_seconds, listener, policy.lock_on_os_lock
-            )
-            session.tighten_idle_lock(idle)  # fail closed when the OS cannot report locks
-            # Said once, here; the settings dialog says it again to the user.
-            level = logging.INFO if listener.detects_screen_lock else logging.WARNING
-            log.log(level, "%s", describe_lock_detection(listener, idle))
-            if policy.lock_on_os_lock:
-                listener.subscribe(session.lock)
-            qapp.aboutToQuit.connect(listener.close)
-            app.listener = listener
-        if not guards:
-            guard = make_capture_guard()
-            if policy.screen_capture_protection and guard.can_prevent():
-                capture_applied[0] = guard.set_prevent(int(window.winId()), True)
-                if not capture_applied[0]:
-                    log.warning("screen capture protection could not be turned on")
-            guards.append(guard)
-        window.finish_start()
-        if app.activity is None:
-            # The activity filter only ever delays the idle lock: starting it now, not at
-            # build time, can only lock sooner.
-            activity = ActivityFilter(session.activity, parent=qapp)
-            activity.install(qapp)
-            app.activity = activity
-        # The client's imports (requests, urllib3, TLS) cost as much as Qt's own: built on
-        # the one-thread auth worker, which also runs the sign-in, so it is ready first.
-        auth_runner.submit("start-up", client.warm_up, _ignore, _warm_up_failed)
-
-    app._pending_start = finish
-    _AfterFirstPaint(window.signin, app.finish_start)
+    runner.busy_changed.connect(window.show_busy)
+    startup = StartUp(
+        policy=policy,
+        qapp=qapp,
+        window=window,
+        controller=controller,
+        client=client,
+        auth_runner=auth_runner,
+        lock_listener_factory=lock_listener_factory,
+    )
+    app = App(
+        qapp, window, controller, session, client, runner, auth_runner, clipboard, collector,
+        cache, startup, caches,
+    )  # fmt: skip
+    _AfterFirstPaint(window.signin, startup.run)
     return app
 
 

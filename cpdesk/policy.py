@@ -209,17 +209,24 @@ class Policy:
     )
     cache_enabled: bool = _setting(
         True,
-        "Keep records opened today in an encrypted offline cache (not yet available: "
-        "nothing is cached yet, whatever this says).",
+        "Keep records opened today in the encrypted cache.",
         title="Keep today's records offline",
     )
     cache_ttl_seconds: int = _setting(
         28800,
-        "How long a cached record stays readable (the cache is not yet available).",
+        "How long a cached record stays readable.",
         minimum=60,
         maximum=86400,
         scope=Scope.ADMIN,
         title="Keep cached records for (seconds)",
+    )
+    offline_sign_in: bool = _setting(
+        False,
+        "When the index cannot be reached at start, let a user sign in with username and "
+        "password only, to re-read the records they opened today (the one-time code cannot "
+        "be checked offline; for laptops, not shared terminals).",
+        scope=Scope.ADMIN,
+        title="Sign in offline to today's records",
     )
     screen_capture_protection: bool = _setting(
         True,

@@ -10,8 +10,9 @@ so a laptop shut overnight with a missed suspend signal wakes up locked on the f
 `tick()`, and signed out if the lock-to-logout time has also passed since the moment it
 should have locked.
 
-Unlocking is a two-step handshake because the password check is a network call: the UI
-takes a token from `begin_unlock()`, checks the password off the GUI thread, then reports
+Unlocking is a two-step handshake because the check is slow (the password goes to the
+index; a PIN is hashed with scrypt): the controller takes a token from `begin_unlock()`,
+runs the check off the GUI thread, then reports
 `unlock_succeeded(token)` or `unlock_failed(token)`. A `lock()` in between invalidates the
 token, so an answer still in flight when the app re-locks can never unlock it.
 """
@@ -313,46 +314,41 @@ class Session:
 class LocalPin:
     """A PIN for quick unlock where policy allows it: only a salted scrypt hash, in memory.
 
-    Never written anywhere, so it lasts one sign-in; `clear()` at sign-out. Wrong PINs
-    count against the same limit as wrong passwords (report them to `unlock_failed`).
+    Immutable: `make` hashes a new PIN, `verify` checks one. Both are slow on purpose
+    (scrypt), so both run off the GUI thread; the holder keeps the object for one sign-in
+    and drops it at sign-out. Wrong PINs count against the same limit as wrong passwords
+    (report them to `Session.unlock_failed`).
     """
 
     MIN_DIGITS = 4
     MAX_DIGITS = 12
 
-    def __init__(self) -> None:
-        self._salt = b""
-        self._hash = b""
+    def __init__(self, salt: bytes, digest: bytes) -> None:
+        """Use `make`; this takes an existing hash."""
+        self._salt = salt
+        self._digest = digest
 
     def __repr__(self) -> str:
-        return f"LocalPin(set={self.is_set})"
+        return "LocalPin(<hash>)"
 
-    @property
-    def is_set(self) -> bool:
-        return bool(self._hash)
-
-    def set(self, pin: str) -> None:
-        """Remember `pin` (4-12 digits) as a hash; raises ValueError for anything else."""
-        if not (pin.isdigit() and pin.isascii() and self.MIN_DIGITS <= len(pin) <= self.MAX_DIGITS):
-            raise ValueError(f"a PIN is {self.MIN_DIGITS} to {self.MAX_DIGITS} digits")
+    @classmethod
+    def make(cls, pin: str) -> LocalPin:
+        """Hash `pin` (4-12 ASCII digits); raises ValueError for anything else."""
+        if not (pin.isdigit() and pin.isascii() and cls.MIN_DIGITS <= len(pin) <= cls.MAX_DIGITS):
+            raise ValueError(f"a PIN is {cls.MIN_DIGITS} to {cls.MAX_DIGITS} digits")
         import secrets  # here, not at import: OpenSSL's hashlib is slow to load at start
 
-        self._salt = secrets.token_bytes(16)
-        self._hash = self._derive(pin)
+        salt = secrets.token_bytes(16)
+        return cls(salt, _derive(pin, salt))
 
     def verify(self, pin: str) -> bool:
-        """Constant-time check; always False when no PIN is set."""
-        if not self._hash:
-            return False
+        """Constant-time check of `pin` against the hash."""
         import hmac
 
-        return hmac.compare_digest(self._derive(pin), self._hash)
+        return hmac.compare_digest(_derive(pin, self._salt), self._digest)
 
-    def clear(self) -> None:
-        self._salt = b""
-        self._hash = b""
 
-    def _derive(self, pin: str) -> bytes:
-        import hashlib
+def _derive(pin: str, salt: bytes) -> bytes:
+    import hashlib
 
-        return hashlib.scrypt(pin.encode(), salt=self._salt, n=2**14, r=8, p=1, dklen=32)
+    return hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)

@@ -92,8 +92,9 @@ The app never starts with a silently weaker setting; the message names the key (
 path) and the file. `cpdesk policy show [--json]` prints every value and where it came
 from (see [deployment.md](deployment.md)).
 
-The offline cache (`cache_enabled`, `cache_ttl_seconds`) is **not yet available**:
-nothing is kept for offline use whatever these settings say.
+The offline cache (`cache_enabled`, `cache_ttl_seconds`, `offline_sign_in`) keeps the
+records a user opened, encrypted, for re-reading while the index cannot be reached; see
+[deployment.md](deployment.md) for how it is keyed and erased.
 
 ## Settings
 

@@ -1,40 +1,41 @@
 """The cache seam: what the client needs from a record cache, and a cache that keeps nothing.
 
-The UI and app talk to `RecordCache` only, so the encrypted SQLCipher store (its own
-issue) slots in without touching them. `NullCache` is what the app runs today, whatever
-`cache_enabled` says (the encrypted store is not yet available), and what stands in when
-a real cache fails to open: a miss every time, never an error.
+The UI and app talk to `RecordCache` only. `EncryptedStore` (SQLCipher) is the real one;
+`NullCache` is what runs when policy turns the cache off, or when the real one cannot be
+created: a miss every time, never an error.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from cpdesk.records import ChildRecord
+    from cpdesk.cache.store import CachedBundle, OfflineView
 
-__all__ = ["CachedRecord", "NullCache", "RecordCache"]
-
-
-@dataclass(frozen=True)
-class CachedRecord:
-    """A record read back from the cache, with when it was stored ("cached at 14:02")."""
-
-    record: ChildRecord = field(repr=False)
-    cached_at: dt.datetime
+__all__ = ["NullCache", "RecordCache"]
 
 
 class RecordCache(Protocol):
-    """Records the user opened today; expired entries read as missing."""
+    """Record Bundles the user opened today; expired entries read as missing."""
 
-    def put(self, record: ChildRecord) -> None: ...
+    def put(self, index_id: str, bundle: bytes) -> None: ...
 
-    def get(self, index_id: str) -> CachedRecord | None: ...
+    def get(self, index_id: str) -> CachedBundle | None: ...
+
+    def recent(self) -> list[CachedBundle]:
+        """Live entries, newest first ("Records you opened today")."""
+        ...
+
+    def sweep(self) -> int: ...
+
+    def note_offline_view(self, index_id: str) -> None: ...
+
+    def pending_views(self) -> list[OfflineView]: ...
+
+    def views_sent(self, ids: list[int]) -> None: ...
 
     def purge(self) -> None:
-        """Delete every entry (sign-out, lock-to-logout)."""
+        """Crypto-erase this user's cache (sign-out, lock-to-logout)."""
         ...
 
     def close(self) -> None: ...
@@ -43,10 +44,25 @@ class RecordCache(Protocol):
 class NullCache:
     """Stores nothing: every `get` is a miss."""
 
-    def put(self, record: ChildRecord) -> None:
+    def put(self, index_id: str, bundle: bytes) -> None:
         return None
 
-    def get(self, index_id: str) -> CachedRecord | None:
+    def get(self, index_id: str) -> CachedBundle | None:
+        return None
+
+    def recent(self) -> list[CachedBundle]:
+        return []
+
+    def sweep(self) -> int:
+        return 0
+
+    def note_offline_view(self, index_id: str) -> None:
+        return None
+
+    def pending_views(self) -> list[OfflineView]:
+        return []
+
+    def views_sent(self, ids: list[int]) -> None:
         return None
 
     def purge(self) -> None:

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote
@@ -131,6 +131,7 @@ class _Answer:
     status: int
     body: object  # parsed JSON, or None when the body was not JSON
     headers: Mapping[str, str]
+    content: bytes = field(default=b"", repr=False)  # the body as received
 
 
 class IndexClient:
@@ -227,6 +228,13 @@ class IndexClient:
         with contextlib.suppress(CpdeskError):
             self._call("DELETE", "/auth/session", "sign_out", None, token)
 
+    def report_offline_view(self, index_id: str, viewed_at: dt.datetime) -> None:
+        """Tell the index's audit that this user re-read a cached record while offline."""
+        token = self._require_token()
+        body = fhir.offline_view_event(index_id, viewed_at)
+        answer = self._call("POST", "/AuditEvent", "offline_view", body, token)
+        self._raise_for_status(answer, "offline_view", token)
+
     def search(self, query: SearchQuery) -> SearchResult:
         token = self._require_token()
         params = fhir.search_params(query)
@@ -244,6 +252,12 @@ class IndexClient:
         return result
 
     def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord:
+        return self.record_bundle(index_id, reason, reason_text)[0]
+
+    def record_bundle(
+        self, index_id: str, reason: AccessReason, reason_text: str = ""
+    ) -> tuple[ChildRecord, bytes]:
+        """The record, and its Bundle exactly as received (what the offline cache keeps)."""
         text = reason_text.strip()
         if reason is AccessReason.OTHER and not text:
             raise RequestRejected("Say why you need this record.", code="MISSING_ACCESS_REASON")
@@ -262,7 +276,7 @@ class IndexClient:
         self._raise_for_status(answer, "record", token)
         child = fhir.parse_everything(answer.body, index_id)
         _log("record done", index_id=index_id)
-        return child
+        return child, answer.content
 
     def cancel_all(self) -> None:
         """Abandon every call in flight (from any thread): each fails fast with Cancelled."""
@@ -372,7 +386,9 @@ class IndexClient:
         except (OSError, ValueError, LookupError, HTTPError) as exc:
             error, cause = ServerUnreachable(), type(exc).__name__
         else:
-            answer = _Answer(response.status_code, _json_or_none(content), response.headers)
+            answer = _Answer(
+                response.status_code, _json_or_none(content), response.headers, content
+            )
         elapsed_ms = int((time.monotonic() - started) * 1000)
         fields: dict[str, object] = {
             "operation": operation,

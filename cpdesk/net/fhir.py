@@ -11,6 +11,7 @@ contact, even if a faulty server sent more.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ from cpdesk.records import (
     SearchResult,
 )
 
+AUDIT_ACTION_SYSTEM = "https://cpindex.example/fhir/CodeSystem/audit-action"
+
 __all__ = [
     "CAF_TEXT",
     "CONFIDENTIALITY_SYSTEM",
@@ -37,6 +40,8 @@ __all__ = [
     "PARENTAL_RESPONSIBILITY_URL",
     "Outcome",
     "encode_reason_text",
+    "offline_view_event",
+    "parse_bundle_bytes",
     "parse_everything",
     "parse_instant",
     "parse_outcome",
@@ -373,6 +378,25 @@ def parse_everything(body: object, index_id: str) -> ChildRecord:
 
 
 # -- OperationOutcome and requests -------------------------------------------------------
+
+
+def parse_bundle_bytes(content: bytes, index_id: str) -> ChildRecord:
+    """A `$everything` Bundle kept as bytes (the offline cache) read back as a ChildRecord."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        raise _malformed() from None
+    return parse_everything(body, index_id)
+
+
+def offline_view_event(index_id: str, viewed_at: dt.datetime) -> dict[str, Any]:
+    """The AuditEvent `POST /AuditEvent` takes: a cached record re-read while offline."""
+    return {
+        "resourceType": "AuditEvent",
+        "subtype": [{"system": AUDIT_ACTION_SYSTEM, "code": "offline-view"}],
+        "recorded": viewed_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "entity": [{"what": {"reference": f"Patient/{index_id}"}}],
+    }
 
 
 def parse_outcome(body: object) -> Outcome | None:

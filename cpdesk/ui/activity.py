@@ -7,12 +7,14 @@ the app posts to itself never keep a session alive. It only *reports*; the Sessi
 decides what activity means (KeePassXC's InactivityTimer does the same).
 
 Signals: none. The callback is plain Python (`Session.activity`), called synchronously.
-`Ticker` drives `Session.tick` from a QTimer and again whenever the app becomes active
-(after a wake the timer may be late; the first event loop turn then catches up).
+`Ticker` drives the controller's tick (`Session.tick` and the time shown) from a QTimer,
+on the idle deadline, and again whenever the app becomes active (after a wake the timer
+may be late by the whole sleep).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
@@ -74,16 +76,31 @@ class ActivityFilter(QObject):
 
 
 class Ticker(QObject):
-    """Calls `on_tick()` every `interval_ms` and when the application becomes active."""
+    """Calls `on_tick()` every `interval_ms`, when the application becomes active again,
+    and on the idle deadline itself.
+
+    Activation: after a resume the timer may be late by the whole sleep, and the check for
+    a missed suspend signal must run at once, not at the next tick. Deadline: `on_tick`
+    returns the seconds to the next deadline (or None); once that is closer than a tick,
+    a precise one-shot fires on it, so the lock is not up to a tick late.
+    """
 
     def __init__(
-        self, on_tick: Callable[[], None], interval_ms: int = TICK_MS, parent: QObject | None = None
+        self,
+        on_tick: Callable[[], float | None],
+        interval_ms: int = TICK_MS,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._on_tick = on_tick
+        self._interval_ms = interval_ms
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._tick)
+        self._deadline = QTimer(self)
+        self._deadline.setSingleShot(True)
+        self._deadline.setTimerType(Qt.TimerType.PreciseTimer)
+        self._deadline.timeout.connect(self._tick)
         app = QCoreApplication.instance()
         if isinstance(app, QGuiApplication):
             app.applicationStateChanged.connect(self._state_changed)
@@ -93,14 +110,20 @@ class Ticker(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
+        self._deadline.stop()
 
     @property
     def active(self) -> bool:
         return self._timer.isActive()
 
     def _tick(self) -> None:
-        self._on_tick()
+        left = self._on_tick()
+        if left is None or self._deadline.isActive():
+            return
+        left_ms = left * 1000
+        if left_ms < self._interval_ms + 50:
+            self._deadline.start(math.ceil(left_ms))
 
     def _state_changed(self, state: Qt.ApplicationState) -> None:
         if state == Qt.ApplicationState.ApplicationActive and self._timer.isActive():
-            self._on_tick()
+            self._tick()

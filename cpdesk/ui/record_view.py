@@ -314,13 +314,15 @@ class RecordView(QWidget):
 
     # -- public -------------------------------------------------------------------------
 
-    def show_record(self, record: ChildRecord, cached_at: dt.datetime | None = None) -> None:
-        """Draw a record, overwriting every text of the one before (no hide-and-show)."""
+    def show_record(self, record: ChildRecord, banner: str = "") -> None:
+        """Draw a record, overwriting every text of the one before (no hide-and-show).
+
+        `banner`: a warning above it (an offline copy), or "" for none.
+        """
         self.note.clear()
         self.note.hide()
-        if cached_at is not None:
-            local = cached_at.astimezone()
-            self.cached_text.setText(f"Saved copy from {local:%H:%M}: it may be out of date.")
+        if banner:
+            self.cached_text.setText(banner)
             self.cached.show()
         else:
             self.cached_text.clear()

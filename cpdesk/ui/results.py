@@ -224,6 +224,21 @@ class ResultsView(QWidget):
         self.table.selectRow(0)
         self.table.setFocus()
 
+    def show_opened_today(self, rows: Sequence[ChildSummary]) -> None:
+        """Offline: the records this user opened today, from the encrypted cache."""
+        self.model.set_rows(rows)
+        if not rows:
+            self.table.hide()
+            self._say("Records you opened today: none are kept on this computer.")
+            return
+        self._say(
+            "Records you opened today (the index cannot be reached; search needs it). "
+            "Press Enter to open one."
+        )
+        self.table.show()
+        self.table.selectRow(0)
+        self.table.setFocus()
+
     def show_too_many(self, query: SearchQuery) -> None:
         self.model.set_rows(())
         self.table.hide()

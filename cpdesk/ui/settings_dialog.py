@@ -4,8 +4,8 @@ Values set by managed policy show "Set by your organisation": IT locked them and
 cannot change them. Each row also names the file, registry key or variable its value came
 from; an override folder (`--policy-root`) is named as such, below the organisation's.
 The dialog also says whether the app can hear the OS screen lock (if not, it locks after
-at most 60 s without input), whether screen capture is blocked, and that the offline
-cache is not yet available.
+at most 60 s without input), whether screen capture is blocked, and what the offline
+cache keeps.
 It holds no child data, and the lock path closes it like every other dialog.
 """
 
@@ -41,7 +41,10 @@ OVERRIDE_NOTE = (
     "Values from an override folder are for trying a policy before rollout; your "
     "organisation's policy always wins over them."
 )
-CACHE_NOTE = "The offline cache is not yet available: nothing is kept for offline use."
+CACHE_NOTE = (
+    "Records you open are kept encrypted for offline re-reading for a few hours, "
+    "and erased when you sign out."
+)
 
 
 def format_value(setting: Setting, value: object) -> str:

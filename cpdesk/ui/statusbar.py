@@ -1,24 +1,13 @@
 """The status bar: who is signed in, their role and organisation, the server, time left.
 
-Never shows child data. `update_time()` is called on every session tick.
+Never shows child data. `set_time_left()` is called on every session tick.
 """
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-__all__ = ["SessionStatusBar", "format_time_left"]
-
-
-def format_time_left(seconds: float | None) -> str:
-    """'9 h 58 min', '4 min', 'less than 1 min' or '' when unknown."""
-    if seconds is None:
-        return ""
-    minutes = int(seconds // 60)
-    if minutes < 1:
-        return "less than 1 min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+__all__ = ["SessionStatusBar"]
 
 
 class SessionStatusBar(QStatusBar):
@@ -47,11 +36,6 @@ class SessionStatusBar(QStatusBar):
     def set_locked(self) -> None:
         self.time_left.setText("Locked")
 
-    def update_time(self, absolute_left: float | None, idle_left: float | None) -> None:
-        parts = []
-        if absolute_left is not None:
-            parts.append(f"Session ends in {format_time_left(absolute_left)}")
-        if idle_left is not None:
-            idle = f"{int(idle_left)} s" if idle_left < 60 else format_time_left(idle_left)
-            parts.append(f"locks after {idle} without input")
-        self.time_left.setText(" · ".join(parts))
+    def set_time_left(self, text: str) -> None:
+        """'Session ends in 9 h 58 min · locks after 2 min without input' (the controller's)."""
+        self.time_left.setText(text)

@@ -14,13 +14,15 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 __all__ = ["GuiThreadGarbageCollector", "TaskRunner"]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 class _Relay(QObject):
@@ -88,8 +90,8 @@ class TaskRunner(QObject):
     def submit(
         self,
         channel: str,
-        fn: Callable[[], Any],
-        on_done: Callable[[Any], None],
+        fn: Callable[[], _T],
+        on_done: Callable[[_T], None],
         on_error: Callable[[BaseException], None],
     ) -> int:
         """Run `fn` on a worker; `on_done(result)` or `on_error(exc)` later, on this thread."""

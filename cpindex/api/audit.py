@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cpindex.api.audit_fhir import EXT, audit_bundle, audit_event_resource
-from cpindex.api.deps import Audit, ServicesDep, SignedIn
+from cpindex.api.deps import Audit, JsonBody, ServicesDep, SignedIn, iso
 from cpindex.api.openapi import query_parameters
 from cpindex.api.outcomes import fhir_response
 from cpindex.audit.misuse import find_misuse
@@ -52,6 +52,90 @@ def audit_events(request: Request, info: SignedIn, services: ServicesDep, audit:
     audit(info, "audit-read", "success", detail=detail)
     resources = [audit_event_resource(row) for row in rows]
     return fhir_response(audit_bundle(resources, services.clock.now()))
+
+
+OFFLINE_VIEW = "offline-view"
+# A laptop may stay offline over a weekend; older reports, or ones from the future beyond
+# clock drift, are refused rather than written with a time nobody can trust.
+_MAX_OFFLINE_AGE = dt.timedelta(days=7)
+_MAX_CLOCK_AHEAD = dt.timedelta(minutes=5)
+
+
+@router.post("/AuditEvent", status_code=201)
+def report_offline_view(
+    body: JsonBody, info: SignedIn, services: ServicesDep, audit: Audit
+) -> Response:
+    """A record the signed-in user re-read from their encrypted cache while offline.
+
+    Only `offline-view` events, only of the token's own user: the row records the time
+    the client reports and (as every row) the time received, chained like every other.
+    """
+    try:
+        patient_id, reported = _offline_view(body, info, services.clock.now())
+    except RequestError as error:
+        audit(info, OFFLINE_VIEW, "denied" if error.status == 403 else "refused")
+        raise
+    audit(
+        info,
+        OFFLINE_VIEW,
+        "success",
+        patient_id=patient_id,
+        detail={"reported_at": iso(reported)},
+    )
+    answer = {
+        "resourceType": "AuditEvent",
+        "subtype": [{"system": "https://cpindex.example/fhir/CodeSystem/audit-action",
+                     "code": OFFLINE_VIEW}],
+        "recorded": iso(reported),
+    }  # fmt: skip
+    return fhir_response(answer, 201)
+
+
+def _offline_view(
+    body: dict[str, Any], info: SessionInfo, now: dt.datetime
+) -> tuple[str, dt.datetime]:
+    """(patient id, reported time) from an offline-view AuditEvent; strict, or 400/403."""
+
+    def bad(text: str) -> RequestError:
+        return RequestError(400, "value", "INVALID_VALUE", text)
+
+    if body.get("resourceType") != "AuditEvent":
+        raise bad("Send an AuditEvent.")
+    subtype = body.get("subtype")
+    codes = (
+        [c.get("code") for c in subtype if isinstance(c, dict)] if isinstance(subtype, list) else []
+    )
+    if codes != [OFFLINE_VIEW]:
+        raise RequestError(
+            403, "forbidden", "ACCESS_DENIED", "Only offline-view events may be reported."
+        )
+    agents = body.get("agent") or []
+    if not isinstance(agents, list) or any(
+        _dig(agent, "who", "identifier", "value") != info.user.username for agent in agents
+    ):
+        raise RequestError(403, "forbidden", "ACCESS_DENIED", "Report only your own offline views.")
+    entity = body.get("entity")
+    one = isinstance(entity, list) and len(entity) == 1
+    what = _dig(entity[0], "what", "reference") if one and isinstance(entity, list) else None
+    if not isinstance(what, str):
+        what = ""
+    patient_id = what.removeprefix("Patient/")
+    if (
+        not what.startswith("Patient/")
+        or not 0 < len(patient_id) <= 36
+        or not all(ch.isascii() and (ch.isalnum() or ch in "-_.") for ch in patient_id)
+    ):
+        raise bad("Name one child as entity[0].what.reference = 'Patient/ID'.")
+    recorded = body.get("recorded")
+    try:
+        reported = dt.datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
+    except ValueError:
+        raise bad("Give 'recorded' as an instant with a time zone.") from None
+    if reported.tzinfo is None:
+        raise bad("Give 'recorded' as an instant with a time zone.")
+    if not now - _MAX_OFFLINE_AGE <= reported <= now + _MAX_CLOCK_AHEAD:
+        raise bad("'recorded' is too far from the index's time to be trusted.")
+    return patient_id, reported
 
 
 @router.get("/AuditEvent/$misuse", openapi_extra=query_parameters(_MISUSE_PARAMETERS))
@@ -107,6 +191,15 @@ def _audit_query(request: Request, info: SessionInfo) -> tuple[str | None, str |
         raise RequestError(400, "value", "INVALID_VALUE", "_count must be from 1 to 1000.")
     username = info.user.username if agent == "me" else (agent or None)
     return username, patient or None, count
+
+
+def _dig(value: object, *keys: str) -> object:
+    """value[k1][k2]... through JSON objects only; None where any step is missing."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _since(request: Request, now: dt.datetime) -> dt.datetime:

@@ -34,7 +34,13 @@ _REST = {
     "display": "RESTful Operation",
 }
 # FHIR AuditEvent.action: C create, R read, U update, D delete, E execute.
-_ACTION_CODE = {"search": "E", "view": "R", "audit-read": "R", "misuse-report": "E"}
+_ACTION_CODE = {
+    "search": "E",
+    "view": "R",
+    "offline-view": "R",
+    "audit-read": "R",
+    "misuse-report": "E",
+}
 _SUCCESS = ("success",)
 
 
@@ -90,8 +96,11 @@ def audit_event_resource(
             ],
         },
     }
-    if extensions:
-        resource["extension"] = list(extensions)
+    extension = list(extensions)
+    if detail.get("reported_at"):  # an offline view: when the client says it happened
+        extension.append({"url": EXT + "reported-at", "valueInstant": detail["reported_at"]})
+    if extension:
+        resource["extension"] = extension
     reason = detail.get("reason")
     if reason:
         purpose: dict[str, Any] = {"coding": [{"system": REASON_SYSTEM, "code": reason}]}

@@ -162,11 +162,15 @@ def _children(conn: Connection, index_ids: set[str]) -> dict[str, tuple[set[str]
     return found
 
 
+# A record re-read from a client's encrypted cache while offline counts as a view.
+VIEW_ACTIONS = ("view", "offline-view")
+
+
 def _events(conn: Connection, since: dt.datetime) -> list[Mapping[str, Any]]:
     query = (
         select(audit_event)
         .where(audit_event.c.at >= since)
-        .where(audit_event.c.action.in_(("search", "view")))
+        .where(audit_event.c.action.in_(("search", *VIEW_ACTIONS)))
         .where(audit_event.c.outcome == "success")
         .where(audit_event.c.username.is_not(None))
         .order_by(audit_event.c.id)
@@ -189,7 +193,7 @@ def find_misuse(conn: Connection, since: dt.datetime) -> list[Finding]:
         user = users.get(event["username"])
         local = event["at"].astimezone(LOCAL)
         day = local.date()
-        if event["action"] == "view":
+        if event["action"] in VIEW_ACTIONS:
             views_per_day[event["username"]].setdefault(day, []).append(event)
             view_times[event["username"]].append(event["at"])
         if event["at"] < since:
@@ -198,7 +202,7 @@ def find_misuse(conn: Connection, since: dt.datetime) -> list[Finding]:
             searches_per_day[(event["username"], day)].append(event)
         if user is not None and not user.at_work(local.time().replace(tzinfo=None)):
             late[(event["username"], day)].append(event)
-        if event["action"] == "view":
+        if event["action"] in VIEW_ACTIONS:
             findings.extend(_view_findings(event, user, children.get(event["patient_id"] or "")))
     findings.extend(_volume(views_per_day, since))
     findings.extend(_fishing(searches_per_day, view_times))

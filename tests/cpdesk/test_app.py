@@ -17,7 +17,7 @@ from cpdesk import app as app_module
 from cpdesk.app import Connection, build_app
 from cpdesk.platform.linux import LinuxLockListener
 from cpdesk.policy import load_policy
-from cpdesk.session import SessionState
+from cpdesk.session import LockReason, SessionState
 from cpdesk.ui.main_window import APP_TITLE
 from tests.helpers.private_bus import private_session_bus
 
@@ -310,3 +310,66 @@ def test_the_sign_in_window_paints_before_the_network_and_lock_code_loads(tmp_pa
         assert heavy not in loaded
     assert "cpdesk.ui.activity" not in loaded and not seen["listener"]
     assert seen["style"].lower() == "fusion"
+
+
+def test_the_app_checks_its_deadlines_the_moment_it_becomes_active_again(
+    qapp, qtbot, tmp_path
+) -> None:
+    """After a resume the missed-suspend check runs at once, not at the next tick."""
+    from PySide6.QtCore import Qt
+
+    from cpdesk.clock import FakeClock
+    from cpdesk.platform.null import NullLockListener
+    from cpdesk.records import UserInfo
+
+    clock = FakeClock()
+    policy = load_policy(tmp_path, environ={})
+    app = build_app(
+        policy,
+        Connection("https://127.0.0.1:9"),
+        clock=clock,
+        lock_listener_factory=lambda _: NullLockListener(),
+    )
+    try:
+        qtbot.addWidget(app.window)
+        app.finish_start()
+        app.session.sign_in(UserInfo("u", "User", "practitioner", "Org"))
+        clock.advance(120)  # asleep past the idle limit, and no suspend signal came
+        assert app.session.state is SessionState.ACTIVE  # no tick has run since
+        app.qapp.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
+        assert app.session.state is SessionState.LOCKED  # at once, in the same turn
+        assert app.session.lock_reason is LockReason.IDLE
+    finally:
+        app.shutdown()
+
+
+def test_record_caches_follow_policy(tmp_path, monkeypatch) -> None:
+    """cache_enabled off: nothing written, the keyring never asked. On: per-user caches
+    in the user cache folder, built at first use."""
+    from dataclasses import replace
+
+    from cpdesk.app import LazyCaches
+    from cpdesk.cache import NullCache
+    from cpdesk.cache import keyring as cache_keyring
+    from cpdesk.clock import FakeClock
+    from tests.cpdesk.cache.helpers import DictKeyring
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ring = DictKeyring()
+    monkeypatch.setattr(cache_keyring, "system_keyring", lambda: ring)
+    policy = load_policy(tmp_path / "no-policy", environ={})
+    off = LazyCaches(replace(policy, cache_enabled=False), FakeClock())
+    assert isinstance(off.open_signed_in("nurse", "pw"), NullCache)
+    off.erase("nurse")
+    off.shutdown()
+    assert ring.calls == 0 and not (tmp_path / "cache").exists()
+
+    on = LazyCaches(policy, FakeClock())
+    cache = on.open_signed_in("nurse", "pw")
+    cache.put("c-1", b"{}")
+    cache.close()
+    assert on.open_offline("nurse", "pw").get("c-1") is not None
+    assert len(list((tmp_path / "cache" / "cpdesk" / "records").glob("*.key"))) == 1
+    on.erase("nurse")
+    on.shutdown()
+    assert list((tmp_path / "cache" / "cpdesk" / "records").iterdir()) == []

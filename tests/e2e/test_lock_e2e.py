@@ -43,6 +43,7 @@ from cpdesk.clock import Clock, FakeClock
 from cpdesk.policy import load_policy
 from cpdesk.records import AccessReason
 from cpdesk.session import LockReason, SessionState
+from cpdesk.ui.activity import TICK_MS
 from cpdesk.ui.lockscreen import LockScreen
 from cpdesk.ui.main_window import LOCKED_TITLE
 from cpdesk.ui.reason_dialog import ReasonDialog
@@ -270,10 +271,10 @@ def test_idle_policy_locks_real_input_resets_the_timer_network_replies_do_not(
     form.family.setText("Smithfield")
     form.dob.set_date(OLIVIA.birth_date)
     form.submit()
-    qtbot.waitUntil(lambda: app.window.state.results is not None, timeout=20000)
+    qtbot.waitUntil(lambda: app.controller.state.results is not None, timeout=20000)
     clock.advance(0.3)
     app.window.repaint()  # not input
-    qtbot.wait(2 * app.window.timer.interval())  # the app's own ticks run
+    qtbot.wait(2 * TICK_MS)  # the app's own ticks run
     assert app.session.state is SessionState.ACTIVE
     clock.advance(0.3)
     qtbot.waitUntil(lambda: app.session.state is SessionState.LOCKED, timeout=5000)
@@ -337,7 +338,7 @@ def test_locked_too_long_signs_out_and_the_server_rejects_the_old_token(
     assert app.session.state is SessionState.LOCKED
     qtbot.waitUntil(lambda: app.session.state is SessionState.SIGNED_OUT, timeout=10000)
     assert "locked for too long" in app.window.signin.notice.text()
-    assert app.window.state.record is None  # in-memory child data dropped
+    assert app.controller.state.opened is None  # in-memory child data dropped
     assert app.window.pages.currentWidget() is app.window.signin
     qtbot.waitUntil(lambda: raw_status(index_server, token) == 401, timeout=20000)
 

@@ -134,16 +134,33 @@ def start_index(
     extra_args: tuple[str, ...] = (),
     db_url: str | None = None,
     port: int | None = None,
+    same_as: RunningIndex | None = None,
 ) -> RunningIndex:
-    """Seed (unless `db_url` is given) and start `cpindex serve --demo-codes` on loopback."""
+    """Seed (unless `db_url` is given) and start `cpindex serve --demo-codes` on loopback.
+
+    `same_as`: a stopped index to start again where its clients expect it (same port,
+    database, certificate and pin).
+    """
     tmp_path.mkdir(parents=True, exist_ok=True)
+    if same_as is not None:
+        db_url = same_as.db_url
+        tls = same_as.ca_cert is not None
     url = db_url or seed_index(tmp_path / "index.db", children=children, seed=seed)
-    port = port or free_port()
+    port = int(same_as.base_url.rsplit(":", 1)[1]) if same_as else (port or free_port())
     args = [sys.executable, "-m", "cpindex", "serve", "--db", url, "--host", "127.0.0.1",
             "--port", str(port), "--demo-codes", *extra_args]  # fmt: skip
     ca_cert: Path | None = None
     pin = ""
-    if tls:
+    if same_as is not None and same_as.ca_cert is not None:
+        folder = same_as.ca_cert.parent
+        args += [
+            "--tls-cert",
+            str(folder / "server.pem"),
+            "--tls-key",
+            str(folder / "server-key.pem"),
+        ]
+        ca_cert, pin = same_as.ca_cert, same_as.spki_pin
+    elif tls:
         certs = make_demo_certificates(tmp_path / f"certs-{port}")
         args += ["--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key)]
         ca_cert, pin = certs.ca_cert, certs.spki_pin

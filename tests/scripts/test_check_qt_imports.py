@@ -53,3 +53,19 @@ def test_cpdesk_importing_cpindex_fails(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cpdesk/net/fhir.py:1: cpdesk must never import cpindex" in result.stderr
     assert "rel.py" not in result.stderr
+
+
+def test_the_controller_is_held_qt_free_directly_and_through_the_edge(tmp_path: Path) -> None:
+    plant(tmp_path, "cpdesk/controller.py", "from PySide6.QtCore import QTimer\n")
+    plant(tmp_path, "cpdesk/session.py", "from cpdesk.ui.workers import TaskRunner\n")
+    plant(tmp_path, "cpdesk/cache/store.py", "from ..ui import theme\nfrom .. import app\n")
+    plant(tmp_path, "cpdesk/net/ok.py", "from . import fhir\nfrom ..session import Session\n")
+    plant(tmp_path, "cpdesk/ui/main_window.py", "from cpdesk.ui.workers import TaskRunner\n")
+    result = run("--root", str(tmp_path))
+    assert result.returncode == 1
+    assert "cpdesk/controller.py:1: imports PySide6" in result.stderr
+    assert "cpdesk/session.py:1: imports cpdesk.ui.workers, which imports Qt" in result.stderr
+    assert "cpdesk/cache/store.py:1: imports cpdesk.ui, which imports Qt" in result.stderr
+    assert "cpdesk/cache/store.py:2: imports cpdesk.app, which imports Qt" in result.stderr
+    assert "net/ok.py" not in result.stderr
+    assert "ui/main_window.py" not in result.stderr

@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 PAIRS = [
     ("cpdesk.session", "tests/cpdesk/test_session.py"),
+    ("cpdesk.controller", "tests/cpdesk/test_controller.py"),
     ("cpdesk.policy", "tests/cpdesk/test_policy.py tests/cpdesk/test_policy_trust.py"),
-    ("cpdesk.cache", "tests/cpdesk/test_cache_base.py"),
+    ("cpdesk.cache", "tests/cpdesk/cache"),
 ]
 
 

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -257,3 +258,12 @@ def test_parse_instant() -> None:
 
 def test_reason_text_is_percent_encoded_utf8() -> None:
     assert fhir.encode_reason_text("Café visit 50%") == "Caf%C3%A9%20visit%2050%25"
+
+
+def test_bundle_bytes_from_the_cache_read_back_as_the_record() -> None:
+    body = json.dumps(samples.everything("c-1")).encode()
+    assert fhir.parse_bundle_bytes(body, "c-1") == fhir.parse_everything(
+        samples.everything("c-1"), "c-1"
+    )
+    with pytest.raises(MalformedResponse):
+        fhir.parse_bundle_bytes(b"{not json", "c-1")

@@ -1,146 +1,35 @@
-"""Fake index API and synthetic records for widget tests (no network, no server)."""
+"""Widget-test helpers: the fake index API (tests/helpers/fake_api.py), the window built
+as the app builds it, and the GUI-thread garbage collection the app uses."""
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from cpdesk.errors import SignInFailed
-from cpdesk.records import (
-    AccessReason,
-    Carer,
-    ChildRecord,
-    ChildSummary,
-    Contact,
-    Involvement,
-    Organisation,
-    SearchQuery,
-    SearchResult,
-    UserInfo,
+from tests.helpers.fake_api import (
+    JAYDEN,
+    JAYDEN_RECORD,
+    OLIVIA,
+    OLIVIA_RECORD,
+    USER,
+    FakeApi,
+    FakeSignIn,
 )
 
-USER = UserInfo("nurse.test", "Sam Tester", "practitioner", "Testshire General A&E")
-
-OLIVIA = ChildSummary(
-    index_id="c-olivia",
-    nhs_number="9434765919",
-    given=("Olivia", "Rose"),
-    family="Zebedeeson",
-    birthdate=dt.date(2011, 3, 14),
-    gender="female",
-    postcode="LS6 2QB",
-    score=0.97,
-)
-JAYDEN = ChildSummary(
-    index_id="c-jayden",
-    given=("Jayden",),
-    family="Quillfeather",
-    birthdate=dt.date(2012, 7, 9),
-    gender="male",
-    score=1.0,
-    shielded=True,
-)
-OLIVIA_RECORD = ChildRecord(
-    summary=OLIVIA,
-    address=("12 Larkspur Row", "Leeds", "LS6 2QB"),
-    carers=(
-        Carer("Hannah Zebedeeson", "Mother", True, Contact("07700 900123", "h.z@example.org")),
-        Carer("Marcus Zebedeeson", "Father", True, Contact("07700 900456", "")),
-    ),
-    school=Organisation("Brambleford Primary School", "school", Contact("0113 496 0001", "")),
-    gp=Organisation("Larkspur Medical Practice", "gp-practice", Contact("0113 496 0002", "")),
-    involvements=(
-        Involvement(
-            "Dana Whitcombe",
-            "School nurse",
-            "Leeds Community Healthcare",
-            Contact("0113 496 0003", "dana.w@example.nhs.uk"),
-            dt.date(2024, 9, 2),
-            False,
-        ),
-        Involvement(
-            "Ravi Penhallow",
-            "Social worker",
-            "Leeds Children's Services",
-            Contact("0113 496 0004", "ravi.p@example.gov.uk"),
-            dt.date(2025, 1, 15),
-            True,
-        ),
-    ),
-    caf=True,
-)
-JAYDEN_RECORD = ChildRecord(
-    summary=JAYDEN, index_team_contact="Contact the index team on 0300 000 0000"
-)
-
-
-@dataclass(frozen=True)
-class FakeSignIn:
-    user: UserInfo
-
-
-@dataclass
-class FakeApi:
-    """Answers like IndexClient, from memory. `gate` makes calls wait (a stalling server)."""
-
-    password: str = "right"
-    results: tuple[ChildSummary, ...] = (OLIVIA, JAYDEN)
-    records: dict[str, ChildRecord] = field(
-        default_factory=lambda: {"c-olivia": OLIVIA_RECORD, "c-jayden": JAYDEN_RECORD}
-    )
-    fail_next: BaseException | None = None
-    gate: threading.Event | None = None
-    calls: list[tuple[str, object]] = field(default_factory=list)
-    expires: dt.datetime | None = None
-    cancelled: int = 0
-
-    def _maybe_fail(self) -> None:
-        if self.gate is not None:
-            self.gate.wait(10)
-        if self.fail_next is not None:
-            exc, self.fail_next = self.fail_next, None
-            raise exc
-
-    def sign_in(self, username: str, password: str, otp: str) -> object:
-        self.calls.append(("sign_in", username))
-        self._maybe_fail()
-        if password != self.password:
-            raise SignInFailed()
-
-        return FakeSignIn(USER)
-
-    def unlock(self, password: str) -> None:
-        self.calls.append(("unlock", None))
-        self._maybe_fail()
-        if password != self.password:
-            raise SignInFailed()
-
-    def sign_out(self) -> None:
-        self.calls.append(("sign_out", None))
-
-    def search(self, query: SearchQuery) -> SearchResult:
-        self.calls.append(("search", query))
-        self._maybe_fail()
-        return SearchResult(self.results)
-
-    def record(self, index_id: str, reason: AccessReason, reason_text: str = "") -> ChildRecord:
-        self.calls.append(("record", (index_id, reason, reason_text)))
-        self._maybe_fail()
-        return self.records[index_id]
-
-    def cancel_all(self) -> None:
-        self.cancelled += 1
-        if self.gate is not None:
-            self.gate.set()
-
-    @property
-    def absolute_expires_at(self) -> dt.datetime | None:
-        return self.expires
+__all__ = [
+    "JAYDEN",
+    "JAYDEN_RECORD",
+    "OLIVIA",
+    "OLIVIA_RECORD",
+    "USER",
+    "FakeApi",
+    "FakeSignIn",
+    "build_window",
+    "gc_on_gui_thread",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -151,3 +40,52 @@ def gc_on_gui_thread() -> Iterator[None]:
     yield
     gc.collect()
     gc.enable()
+
+
+def build_window(
+    api: FakeApi,
+    clock: object,
+    *,
+    cache: object = None,
+    copy: Callable[[str], None] | None = None,
+    clear_clipboard: Callable[[], object] = lambda: None,
+    settings_factory: Callable[..., object] | None = None,
+    allow_pin: bool = False,
+    lock_on_focus_loss: bool = False,
+) -> Any:
+    """A MainWindow on a WorkController, Session and TaskRunners, as the app wires them.
+
+    The runners are also set on the window (`win.runner`, `win.auth_runner`) so tests
+    can wait for them; `win.copied` lists what `copy` received unless one is given.
+    """
+    from cpdesk.cache import NullCache
+    from cpdesk.controller import WorkController
+    from cpdesk.session import Session
+    from cpdesk.ui.main_window import MainWindow
+    from cpdesk.ui.workers import TaskRunner
+
+    session = Session(clock, idle_lock_seconds=120, lock_to_logout_seconds=900)  # type: ignore[arg-type]
+    runner = TaskRunner(cancel_hook=api.cancel_all)
+    auth = TaskRunner(cancel_hook=api.cancel_all)
+    controller = WorkController(
+        api=api,
+        session=session,
+        clock=clock,  # type: ignore[arg-type]
+        runner=runner,
+        auth_runner=auth,
+        cache=cache or NullCache(),  # type: ignore[arg-type]
+        reader=api.read_bundle,
+        clear_clipboard=clear_clipboard,
+        allow_pin_unlock=allow_pin,
+        lock_on_focus_loss=lock_on_focus_loss,
+    )
+    copied: list[str] = []
+    win = MainWindow(
+        controller,
+        server_label="https://index.test",
+        copy=copy or copied.append,
+        settings_factory=settings_factory,  # type: ignore[arg-type]
+    )
+    runner.busy_changed.connect(win.show_busy)
+    win.runner, win.auth_runner, win.copied = runner, auth, copied  # type: ignore[attr-defined]
+    return win

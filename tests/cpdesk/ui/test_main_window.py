@@ -18,15 +18,16 @@ from cpdesk.errors import (
     TooManyMatches,
 )
 from cpdesk.records import AccessReason
-from cpdesk.session import LockReason, Session, SessionState
-from cpdesk.ui.main_window import LOCKED_TITLE, MainWindow
+from cpdesk.session import LockReason, SessionState
+from cpdesk.ui.main_window import LOCKED_TITLE
 from cpdesk.ui.reason_dialog import ReasonDialog
 from cpdesk.ui.theme import apply_theme
-from cpdesk.ui.workers import TaskRunner
 from tests.cpdesk.ui.fakes import (
     FakeApi,
+    build_window,
     gc_on_gui_thread,  # noqa: F401
 )
+from tests.helpers.fake_api import MemoryCache
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -46,27 +47,14 @@ def clock() -> FakeClock:
 @pytest.fixture
 def window(qtbot, api, clock):
     apply_theme(QApplication.instance())
-    session = Session(clock, idle_lock_seconds=120, lock_to_logout_seconds=900)
-    copied: list[str] = []
-    runner = TaskRunner(cancel_hook=api.cancel_all)
-    auth = TaskRunner(cancel_hook=api.cancel_all)
-    win = MainWindow(
-        api=api,
-        session=session,
-        clock=clock,
-        runner=runner,
-        auth_runner=auth,
-        server_label="https://index.test",
-        copy=copied.append,
-    )
-    win.copied = copied
+    win = build_window(api, clock)
     qtbot.addWidget(win)
     win.show()
     yield win
     if api.gate is not None:
         api.gate.set()
-    runner.wait()
-    auth.wait()
+    win.runner.wait()
+    win.auth_runner.wait()
 
 
 def sign_in(qtbot, win, password: str = "right") -> None:
@@ -132,7 +120,8 @@ def test_sign_in_failures_show_their_own_message(qtbot, window, api, error) -> N
     sign_in(qtbot, window)
     qtbot.waitUntil(lambda: window.signin.message.isVisible())
     assert window.signin.message.text().startswith(error.user_message)
-    assert ("locked" in window.signin.message.text()) == isinstance(error, SignInFailed)
+    assert ("locks the account" in window.signin.message.text()) == isinstance(error, SignInFailed)
+    assert not any(ch.isdigit() for ch in window.signin.message.text())  # the index's setting
     assert window.session.state is SessionState.SIGNED_OUT
 
 
@@ -347,11 +336,11 @@ def test_a_newer_search_supersedes_an_older_one(qtbot, window, api) -> None:
 def test_expiry_warning_shows_before_the_absolute_end(qtbot, window, clock) -> None:
     signed_in(qtbot, window)
     window.session.set_absolute_seconds_left(90)
-    window._tick()
+    window.controller.tick()
     assert not window.work.warning.isHidden()
     assert "ends in 1 min" in window.work.warning_text.text()
     clock.advance(91)
-    window._tick()
+    window.controller.tick()
     assert window.session.state is SessionState.SIGNED_OUT
     assert "session has ended" in window.signin.notice.text()
 
@@ -363,44 +352,12 @@ def test_minimise_locks(qtbot, window) -> None:
     assert window.windowTitle() == LOCKED_TITLE
 
 
-class MemoryCache:
-    """A RecordCache in a dict (the encrypted one has its own tests)."""
-
-    def __init__(self) -> None:
-        self.records: dict = {}
-        self.purged = 0
-
-    def put(self, record) -> None:
-        import datetime as dt
-
-        from cpdesk.cache import CachedRecord
-
-        self.records[record.index_id] = CachedRecord(
-            record, dt.datetime(2026, 11, 26, 14, 2, tzinfo=dt.UTC)
-        )
-
-    def get(self, index_id):
-        return self.records.get(index_id)
-
-    def purge(self) -> None:
-        self.records.clear()
-        self.purged += 1
-
-    def close(self) -> None:
-        pass
-
-
 def test_offline_reopen_shows_the_cached_copy_marked_and_sign_out_purges(qtbot, api, clock):
     from cpdesk.errors import ServerUnreachable
 
     apply_theme(QApplication.instance())
-    session = Session(clock, idle_lock_seconds=120, lock_to_logout_seconds=900)
     cache = MemoryCache()
-    runner, auth = TaskRunner(), TaskRunner()
-    win = MainWindow(
-        api=api, session=session, clock=clock, runner=runner, auth_runner=auth,
-        server_label="https://index.test", copy=lambda _: None, cache=cache,
-    )  # fmt: skip
+    win = build_window(api, clock, cache=cache)
     qtbot.addWidget(win)
     win.show()
     try:
@@ -413,10 +370,11 @@ def test_offline_reopen_shows_the_cached_copy_marked_and_sign_out_purges(qtbot, 
         api.fail_next = ServerUnreachable()
         open_first(qtbot, win)
         assert not win.work.record.cached.isHidden()
-        assert "Saved copy from" in win.work.record.cached_text.text()
+        banner = win.work.record.cached_text.text()
+        assert banner.startswith("Offline copy from ") and "may be out of date" in banner
         assert "Hannah Zebedeeson" in visible_texts(win)
-        session.sign_out()
+        win.session.sign_out()
         qtbot.waitUntil(lambda: cache.purged == 1)
     finally:
-        runner.wait()
-        auth.wait()
+        win.runner.wait()
+        win.auth_runner.wait()

@@ -16,20 +16,21 @@ from PySide6.QtWidgets import QApplication, QDialog, QMenu, QPushButton
 
 from cpdesk.app import Connection, build_app
 from cpdesk.clock import FakeClock
+from cpdesk.controller import RELOCKED_MESSAGE
 from cpdesk.platform import FAIL_CLOSED_IDLE_SECONDS
 from cpdesk.platform.base import CallbackList, LockCallback
 from cpdesk.platform.null import NullCaptureGuard, NullLockListener
 from cpdesk.policy import load_policy
-from cpdesk.session import LockReason, Session, SessionState
+from cpdesk.session import LockReason, SessionState
 from cpdesk.ui.clipboard import SensitiveClipboard
 from cpdesk.ui.lockscreen import LockScreen, PinDialog
-from cpdesk.ui.main_window import LOCKED_TITLE, RELOCKED_MESSAGE, MainWindow
+from cpdesk.ui.main_window import LOCKED_TITLE, MainWindow
 from cpdesk.ui.reason_dialog import ReasonDialog
 from cpdesk.ui.settings_dialog import build_settings_dialog
 from cpdesk.ui.theme import apply_theme
-from cpdesk.ui.workers import TaskRunner
 from tests.cpdesk.ui.fakes import (
     FakeApi,
+    build_window,
     gc_on_gui_thread,  # noqa: F401
 )
 from tests.cpdesk.ui.test_main_window import open_first, search, signed_in, visible_texts
@@ -86,16 +87,10 @@ def make_window(qtbot, api, clock, tmp_path):
         clipboard: SensitiveClipboard | None = None,
         lock_on_focus_loss: bool = False,
     ):
-        session = Session(clock, idle_lock_seconds=120, lock_to_logout_seconds=900)
-        copied: list[str] = []
-        win = MainWindow(
-            api=api,
-            session=session,
-            clock=clock,
-            runner=TaskRunner(cancel_hook=api.cancel_all),
-            auth_runner=TaskRunner(cancel_hook=api.cancel_all),
-            server_label="https://index.test",
-            copy=clipboard.copy if clipboard else copied.append,
+        win = build_window(
+            api,
+            clock,
+            copy=clipboard.copy if clipboard else None,
             clear_clipboard=clipboard.clear_now if clipboard else lambda: None,
             settings_factory=lambda parent: build_settings_dialog(
                 policy,
@@ -105,7 +100,7 @@ def make_window(qtbot, api, clock, tmp_path):
                 capture_applied=None,
                 parent=parent,
             ),
-            allow_pin_unlock=allow_pin,
+            allow_pin=allow_pin,
             lock_on_focus_loss=lock_on_focus_loss,
         )
         qtbot.addWidget(win)
@@ -149,14 +144,16 @@ def set_pin(qtbot, win: MainWindow, pin: str = "2468") -> None:
     qtbot.keyClicks(dialog.pin, pin)
     qtbot.keyClicks(dialog.again, pin)
     qtbot.mouseClick(dialog.set_button, Qt.MouseButton.LeftButton)
-    assert win.pin.is_set
+    qtbot.waitUntil(lambda: win.controller.pin_is_set)  # hashed on the auth worker
 
 
 def enter_pin(qtbot, win: MainWindow, pin: str) -> None:
+    """Type a PIN and wait for its check (scrypt, on the auth worker)."""
     panel = win.lock_panel
     assert isinstance(panel, LockScreen)
     qtbot.keyClicks(panel.pin, pin)
     qtbot.keyClick(panel.pin, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not win.auth_runner.busy)
 
 
 def test_pin_set_after_sign_in_unlocks_locally_and_is_gone_after_sign_out(
@@ -185,9 +182,31 @@ def test_pin_set_after_sign_in_unlocks_locally_and_is_gone_after_sign_out(
     assert "Hannah Zebedeeson" in visible_texts(win)  # redrawn from memory
     assert api.calls[calls:] == []  # no server call, no new audited fetch
     win.work.sign_out_button.click()
-    assert not win.pin.is_set
+    assert not win.controller.pin_is_set
     signed_in(qtbot, win)
     assert win.findChild(PinDialog) is not None  # a new sign-in offers a new PIN
+
+
+def test_the_pin_is_hashed_and_checked_off_the_gui_thread(qtbot, make_window, monkeypatch) -> None:
+    """scrypt is slow on purpose: the GUI thread must keep drawing (and locking) meanwhile."""
+    import hashlib
+
+    on_gui_thread: list[bool] = []
+    real_scrypt = hashlib.scrypt
+
+    def spy(*args, **kwargs):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real_scrypt(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", spy)
+    win = make_window(allow_pin=True)
+    signed_in(qtbot, win)
+    set_pin(qtbot, win)
+    win.session.lock(LockReason.MANUAL)
+    enter_pin(qtbot, win, "1111")
+    enter_pin(qtbot, win, "2468")
+    assert win.session.state is SessionState.ACTIVE
+    assert on_gui_thread == [False, False, False]  # set, wrong try, right try
 
 
 def test_five_wrong_pins_sign_out(qtbot, make_window) -> None:
@@ -199,7 +218,7 @@ def test_five_wrong_pins_sign_out(qtbot, make_window) -> None:
         enter_pin(qtbot, win, "9999")
     assert win.session.state is SessionState.SIGNED_OUT
     assert "too many wrong" in win.signin.notice.text()
-    assert not win.pin.is_set
+    assert not win.controller.pin_is_set
 
 
 def test_pin_dialog_refuses_bad_pins_and_can_be_skipped(qtbot, make_window) -> None:
@@ -213,7 +232,7 @@ def test_pin_dialog_refuses_bad_pins_and_can_be_skipped(qtbot, make_window) -> N
         assert message in dialog.message.text()
         assert dialog.pin.text() == dialog.again.text() == ""
     qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
-    assert not win.pin.is_set
+    assert not win.controller.pin_is_set
     win.session.lock(LockReason.MANUAL)
     assert not win.lock_panel.pin.isVisibleTo(win)  # no PIN set: password only
 
@@ -327,7 +346,7 @@ def test_a_search_in_flight_neither_delays_the_lock_nor_draws_after_it(
     assert win.runner.wait(5000)
     qtbot.wait(50)  # let the queued answer reach the GUI thread
     assert_privacy_screen(win)
-    assert win.state.results is None  # dropped, not kept for the redraw
+    assert win.controller.state.results is None  # dropped, not kept for the redraw
 
 
 def test_an_unlock_in_flight_when_the_app_relocks_does_not_unlock(qtbot, make_window, api) -> None:

@@ -15,7 +15,6 @@ from cpdesk.ui.record_view import RecordView
 from cpdesk.ui.results import ResultsView, what_to_add
 from cpdesk.ui.search import SearchForm
 from cpdesk.ui.signin import SignInPage
-from cpdesk.ui.statusbar import format_time_left
 from cpdesk.ui.theme import MIN_TARGET_PX, apply_theme
 from tests.cpdesk.ui.fakes import (
     JAYDEN_RECORD,
@@ -230,13 +229,6 @@ def test_sign_in_demo_mode_prefills_and_explains(qtbot) -> None:
     qtbot.keyClick(page.otp, Qt.Key.Key_Return)
     assert requests == [("nurse.demo", "pw", "123456")]
     assert page.password.text() == ""
-
-
-def test_format_time_left() -> None:
-    assert format_time_left(None) == ""
-    assert format_time_left(30) == "less than 1 min"
-    assert format_time_left(5 * 60 + 5) == "5 min"
-    assert format_time_left(9 * 3600 + 58 * 60) == "9 h 58 min"
 
 
 def test_tab_order_follows_the_form(qtbot) -> None:
