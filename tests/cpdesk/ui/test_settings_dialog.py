@@ -68,10 +68,11 @@ def test_shows_values_and_who_set_them(qtbot: QtBot, root_only_folder: Path) -> 
     assert "Screen capture protection is off (set by policy)." in texts
 
 
-def test_says_the_offline_cache_is_not_yet_available(qtbot: QtBot) -> None:
+def test_says_what_the_offline_cache_keeps(qtbot: QtBot) -> None:
     dialog = SettingsDialog(Policy(), lock_detection="", capture_protection="")
     qtbot.addWidget(dialog)
-    assert "offline cache is not yet available" in dialog.intro.text()
+    assert "kept encrypted" in dialog.intro.text()
+    assert "erased when you sign out" in dialog.intro.text()
     assert "override" not in dialog.intro.text()  # no override folder in use
 
 
