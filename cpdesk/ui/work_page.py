@@ -79,6 +79,7 @@ class WorkPage(QWidget):
         self.warning.hide()
         self.form = SearchForm(today)
         form_scroll = QScrollArea()
+        form_scroll.setAccessibleName("Find a child")  # it takes focus: a reader names it
         form_scroll.setWidgetResizable(True)
         form_scroll.setFrameShape(QFrame.Shape.NoFrame)
         form_scroll.setWidget(self.form)
