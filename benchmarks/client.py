@@ -232,6 +232,7 @@ def main() -> int:
             results.show_results = timed_show  # type: ignore[method-assign]
             search_ms: list[float] = []
             for _index_id, given, family, born in children[: args.searches]:
+                app.session.activity()  # as typing would: a slow machine must not idle-lock
                 date = dt.date.fromisoformat(born)
                 form.given.setText(given)
                 form.family.setText(family)
@@ -264,6 +265,7 @@ def main() -> int:
             open_ms: list[float] = []
             rss: dict[int, float] = {}
             for n in range(1, args.opens + 1):
+                app.session.activity()
                 index_id = children[(n - 1) % len(children)][0]
                 count = len(shown)
                 start = time.perf_counter()
