@@ -8,8 +8,8 @@ clears copies). A shielded child shows only a banner with the index team's conta
 
 The widgets are built once and refilled for each record (cards are pooled), because
 building and styling some hundred widgets per record cost most of the 60 ms budget from
-"reason confirmed" to "record on screen". `clear()` empties every text and hides every
-card; at lock the main window destroys the whole view as well.
+"reason confirmed" to "record on screen". `clear()` empties every text (and every
+accessible name that holds one) and hides every card; a lock calls it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The sign-in screen: username, password, one-time code.
 
-It only collects and shows; the main window runs the call off the GUI thread. The
+It only collects and shows; the controller runs the call off the GUI thread. The
 password field is emptied as soon as the details are handed over, so the password lives
 in no widget after sign-in. Each failure shows its own message (from the typed error's
 `user_message`): wrong details, locked account, server unreachable, certificate not
