@@ -54,7 +54,6 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    import pyotp
     from PySide6.QtCore import QEvent, QObject, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -66,7 +65,8 @@ def main() -> int:
     from cpdesk.records import AccessReason
     from cpdesk.session import SessionState
     from cpdesk.ui.lockscreen import LockScreen
-    from cpindex.seed.demo import DEMO_PASSWORD, FIXED_CHILDREN, demo_account
+    from cpindex.seed.demo import FIXED_CHILDREN
+    from tests.helpers.drive import submit_search, submit_sign_in
     from tests.helpers.index_server import start_index
 
     olivia = next(c for c in FIXED_CHILDREN if c.family == "Smithfield" and "Olivia" in c.given)
@@ -103,18 +103,10 @@ def main() -> int:
             window = app.window
             window.resize(1280, 820)
             window.show()
-            page = window.signin
-            page.username.setText("nurse.demo")
-            page.password.setText(DEMO_PASSWORD)
-            page.otp.setText(pyotp.TOTP(demo_account("nurse.demo").totp_secret).now())
-            page.button.click()
+            submit_sign_in(window.signin)
             wait(lambda: app.session.state is SessionState.ACTIVE)
             assert window.work is not None
-            form = window.work.form
-            form.given.setText("Olivia")
-            form.family.setText("Smithfield")
-            form.dob.set_date(olivia.birth_date)
-            form.submit()
+            submit_search(window.work.form, "Olivia", "Smithfield", olivia.birth_date)
             wait(lambda: app.controller.state.results is not None)
             app.controller.open_record(olivia.index_id, AccessReason.EMERGENCY_CARE)
             wait(lambda: app.controller.state.showing_record)

@@ -35,8 +35,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from cpdesk.cache.base import NullCache
 from cpdesk.errors import (
@@ -90,6 +89,10 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 SWEEP_SECONDS = 600  # expired cache entries are deleted this often (and at each open)
+
+# Value types are NamedTuples and plain classes, not dataclasses: this module loads before
+# the sign-in page paints, and each dataclass costs a generated-code exec at import.
+
 PANIC_GAP_SECONDS = 0.6  # two Esc presses this close lock (the panic lock)
 SAME_PRESS_SECONDS = 0.03  # closer than this: one press seen by several receivers
 EXPIRY_WARNING = "Your session ends in {left}. Save what you need; you will have to sign in again."
@@ -188,16 +191,17 @@ class Runner(Protocol):
     def cancel(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class Opened:
+class Opened(NamedTuple):
     """A record to show; `offline_since` is when the cached copy was stored, else None."""
 
-    record: ChildRecord = field(repr=False)
+    record: ChildRecord
     offline_since: dt.datetime | None = None
 
+    def __repr__(self) -> str:  # never the child's data
+        return f"Opened(offline_since={self.offline_since!r})"
 
-@dataclass(frozen=True)
-class LockedPanel:
+
+class LockedPanel(NamedTuple):
     """What the lock panel shows: who, since when, until when, and whether a PIN works."""
 
     user: UserInfo
@@ -206,16 +210,21 @@ class LockedPanel:
     allow_pin: bool
 
 
-@dataclass
 class WorkState:
     """The child data fetched this sign-in, in memory only, to redraw after an unlock."""
 
-    query: SearchQuery | None = None
-    results: tuple[ChildSummary, ...] | None = None
-    too_many: bool = False
-    opened: Opened | None = None
-    showing_record: bool = False
-    last_reason: AccessReason | None = None
+    __slots__ = ("last_reason", "opened", "query", "results", "showing_record", "too_many")
+
+    def __init__(self) -> None:
+        self.query: SearchQuery | None = None
+        self.results: tuple[ChildSummary, ...] | None = None
+        self.too_many = False
+        self.opened: Opened | None = None
+        self.showing_record = False
+        self.last_reason: AccessReason | None = None
+
+    def __repr__(self) -> str:  # never the child's data
+        return f"WorkState(results={self.results is not None}, record={self.opened is not None})"
 
 
 class WorkView(Protocol):
@@ -253,8 +262,7 @@ class WorkView(Protocol):
 # -- pure decisions --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Meaning:
+class Meaning(NamedTuple):
     """What a failure means for the user: a message ("" = say nothing), or the end."""
 
     message: str
@@ -372,8 +380,7 @@ def _ignore(_: object) -> None:
     """For best-effort jobs (sign-out, purge) whose outcome changes nothing."""
 
 
-@dataclass(frozen=True)
-class _SignInOutcome:
+class _SignInOutcome(NamedTuple):
     user: UserInfo
     cache: RecordCache | None = None
     offline: bool = False

@@ -122,10 +122,11 @@ def check_tls() -> Finding:
             try:
                 port = server.server_address[1]
                 http = make_http_session()
+                origin = f"https://127.0.0.1:{port}"
                 adapter = PinnedAdapter(
-                    ca_bundle=str(certs.ca_cert), pins=frozenset({certs.spki_pin})
+                    origin=origin, ca_bundle=str(certs.ca_cert), pins=frozenset({certs.spki_pin})
                 )
-                http.mount(f"https://127.0.0.1:{port}/", adapter)
+                http.mount("https://", adapter)
                 response = http.get(f"https://127.0.0.1:{port}/", timeout=10)
                 response.raise_for_status()
                 http.close()

@@ -89,12 +89,9 @@ class LockScreen(QWidget):
         self.heading = QLabel("This screen is locked")
         _role(self.heading, "h2")
         self.user_label = QLabel()
-        self.user_label.setAccessibleName("Signed in as")
         self.user_label.setWordWrap(True)
         self.locked_label = QLabel()
-        self.locked_label.setAccessibleName("Locked at")
         self.hint = QLabel()
-        self.hint.setAccessibleName("What to do")
         self.hint.setWordWrap(True)
 
         self.password_label = QLabel("&Password")
@@ -117,7 +114,6 @@ class LockScreen(QWidget):
         self.sign_out_button = QPushButton("&Sign out")
         self.sign_out_button.setAccessibleName("Sign out")
         self.message = QLabel()
-        self.message.setAccessibleName("Message")
         self.message.setWordWrap(True)
         _role(self.message, "error")
 
@@ -210,7 +206,6 @@ class LockScreen(QWidget):
         self.message.style().unpolish(self.message)
         self.message.style().polish(self.message)
         self.message.setVisible(bool(text))
-        self.message.setAccessibleDescription(text)
 
     def _submit(self) -> None:
         pin = self.pin.text() if self._allow_pin else ""
@@ -257,7 +252,6 @@ class PinDialog(QDialog):
         again_label = QLabel("PIN &again")
         again_label.setBuddy(self.again)
         self.message = QLabel()
-        self.message.setAccessibleName("Message")
         self.message.setWordWrap(True)
         _role(self.message, "error")
         self.message.setVisible(False)

@@ -8,8 +8,8 @@ clears copies). A shielded child shows only a banner with the index team's conta
 
 The widgets are built once and refilled for each record (cards are pooled), because
 building and styling some hundred widgets per record cost most of the 60 ms budget from
-"reason confirmed" to "record on screen". `clear()` empties every text and hides every
-card; at lock the main window destroys the whole view as well.
+"reason confirmed" to "record on screen". `clear()` empties every text (and every
+accessible name that holds one) and hides every card; a lock calls it.
 """
 
 from __future__ import annotations
@@ -61,11 +61,17 @@ def _card(name: str) -> tuple[QFrame, QVBoxLayout]:
 
 
 class _ContactRow(QWidget):
-    """'Phone  0113 496 0000  [Copy]': hidden when there is no value."""
+    """'Phone  0113 496 0000  [Copy]': hidden when there is no value.
+
+    The value's accessible name says whose it is and holds the value itself ("Mother's
+    phone, 07700 900123"): a name that replaced the text would leave a screen reader
+    announcing what the value is and never the value (WCAG 2.2, 2.5.3 and 4.1.2).
+    """
 
     def __init__(self, kind: str, copy: Callable[[str, str], None]) -> None:
         super().__init__()
         self.kind = kind
+        self._short = "phone" if kind == "phone number" else "email"
         self._value = ""
         caption = _label("Phone" if kind == "phone number" else "Email", "fact-label")
         caption.setMinimumWidth(caption.fontMetrics().horizontalAdvance("Email") + 12)
@@ -85,13 +91,16 @@ class _ContactRow(QWidget):
     def fill(self, value: str, whose: str) -> None:
         self._value = value
         self.text.setText(value)
-        self.text.setAccessibleName(f"{self.kind.capitalize()} of {whose}")
-        self.button.setAccessibleName(f"Copy {self.kind} of {whose}")
+        owner = whose[:1].upper() + whose[1:]
+        self.text.setAccessibleName(f"{owner}'s {self._short}, {value}" if value else "")
+        self.button.setAccessibleName(f"Copy {self.kind} of {whose}" if value else "")
         self.setVisible(bool(value))
 
     def clear(self) -> None:
         self._value = ""
         self.text.clear()
+        self.text.setAccessibleName("")
+        self.button.setAccessibleName("")
         self.hide()
 
 
@@ -223,6 +232,7 @@ class RecordView(QWidget):
         top.addWidget(self.note)
         top.addStretch(1)
         self.scroller = QScrollArea()
+        self.scroller.setAccessibleName("Record")  # it takes focus: a reader names it
         self.scroller.setWidgetResizable(True)
         self.scroller.setFrameShape(QFrame.Shape.NoFrame)
         self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -354,6 +364,7 @@ class RecordView(QWidget):
         self.name.clear()
         for label in self.facts.values():
             label.clear()
+            label.setAccessibleName("")
         self.carers.clear()
         self.involvements.clear()
         self.school.clear()
@@ -388,6 +399,8 @@ class RecordView(QWidget):
         }
         for what, value in values.items():
             self.facts[what].setText(value or "Not recorded")
+            # Read with its caption, and holding the text (WCAG 2.5.3).
+            self.facts[what].setAccessibleName(f"{what}, {value or 'Not recorded'}")
         for card, carer in zip(self.carers.take(len(record.carers)), record.carers, strict=True):
             relation = carer.relationship or "Carer"
             if carer.parental_responsibility:
@@ -421,9 +434,9 @@ class RecordView(QWidget):
     @staticmethod
     def _fill_organisation(card: _ContactCard, title: str, org: Organisation | None) -> None:
         if org is None:
-            card.fill(title, [("Not recorded", "")], Contact(), title.lower())
+            card.fill(title, [("Not recorded", "")], Contact(), title)
         else:
-            card.fill(org.name, [(title, "fact-label")], org.contact, title.lower())
+            card.fill(org.name, [(title, "fact-label")], org.contact, title)
 
     def _do_copy(self, value: str, kind: str) -> None:
         if not value:

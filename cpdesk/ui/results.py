@@ -174,7 +174,6 @@ class ResultsView(QWidget):
         self.message = QLabel("Search for a child with a name and a date of birth.")
         self.message.setWordWrap(True)
         self.message.setObjectName("results-message")
-        self.message.setAccessibleName("Search result message")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.hint = QLabel("")
         set_role(self.hint, "hint")

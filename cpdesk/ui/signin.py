@@ -1,6 +1,6 @@
 """The sign-in screen: username, password, one-time code.
 
-It only collects and shows; the main window runs the call off the GUI thread. The
+It only collects and shows; the controller runs the call off the GUI thread. The
 password field is emptied as soon as the details are handed over, so the password lives
 in no widget after sign-in. Each failure shows its own message (from the typed error's
 `user_message`): wrong details, locked account, server unreachable, certificate not
@@ -50,7 +50,6 @@ class SignInPage(QWidget):
         self.message = QLabel("")
         init_role(self.message, "error")
         self.message.setWordWrap(True)
-        self.message.setAccessibleName("Sign-in message")
         self.message.hide()
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
@@ -117,7 +116,6 @@ class SignInPage(QWidget):
             "terminal that started cpdesk (a new code every 30 seconds)."
         )
         self.demo_hint.setWordWrap(True)
-        self.demo_hint.setAccessibleName("Demo sign-in help")
         box = QVBoxLayout(self.demo_box)
         box.setContentsMargins(12, 8, 12, 8)
         box.addWidget(self.demo_hint)

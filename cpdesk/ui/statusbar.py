@@ -11,26 +11,29 @@ __all__ = ["SessionStatusBar"]
 
 
 class SessionStatusBar(QStatusBar):
-    """A status bar with permanent labels; accessible names say what each one is."""
+    """A status bar with permanent labels, each read by a screen reader with its text."""
 
     def __init__(self, server: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(False)
-        self.user = self._add("Signed-in user", "Not signed in", stretch=1)
-        self.server = self._add("Server", f"Server: {server}")
-        self.time_left = self._add("Session time left", "")
+        self.user = self._add("Not signed in", stretch=1)
+        self.server = self._add(f"Server: {server}")
+        self.time_left = self._add("")
 
-    def _add(self, name: str, text: str, stretch: int = 0) -> QLabel:
+    def _add(self, text: str, stretch: int = 0) -> QLabel:
+        """A label read as its text (its own words say what it is)."""
         label = QLabel(text)
-        label.setAccessibleName(name)
         self.addPermanentWidget(label, stretch)
         return label
 
     def set_user(self, display_name: str, role: str, organisation: str) -> None:
-        self.user.setText(f"{display_name} · {role} · {organisation}")
+        text = f"{display_name} · {role} · {organisation}"
+        self.user.setText(text)
+        self.user.setAccessibleName(f"Signed in as {text}")  # holds the text (WCAG 2.5.3)
 
     def set_signed_out(self) -> None:
         self.user.setText("Not signed in")
+        self.user.setAccessibleName("")
         self.time_left.setText("")
 
     def set_locked(self) -> None:

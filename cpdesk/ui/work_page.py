@@ -1,8 +1,9 @@
 """The signed-in workspace: header with Lock and Sign out, search form, results or record.
 
-Built fresh at sign-in and unlock, and destroyed at lock and sign-out, so no widget that
-ever showed child data outlives a lock. It only draws and reports intents; the main
-window runs the calls and owns the in-memory state it is redrawn from.
+Built at sign-in, emptied at lock (every text with child data goes in the lock's own
+event-loop turn) and refilled at unlock, destroyed at sign-out. It only draws and reports
+intents; the controller (cpdesk/controller.py) decides, and keeps the in-memory state it
+is redrawn from.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class WorkPage(QWidget):
         self.warning.hide()
         self.form = SearchForm(today)
         form_scroll = QScrollArea()
+        form_scroll.setAccessibleName("Find a child")  # it takes focus: a reader names it
         form_scroll.setWidgetResizable(True)
         form_scroll.setFrameShape(QFrame.Shape.NoFrame)
         form_scroll.setWidget(self.form)

@@ -758,6 +758,14 @@ def test_format_time_left() -> None:
     assert format_time_left(9 * 3600 + 58 * 60) == "9 h 58 min"
 
 
+def test_no_child_data_in_a_repr(rig: Rig) -> None:
+    rig.sign_in()
+    rig.search()
+    rig.open()
+    for value in (rig.controller.state, rig.controller.state.opened):
+        assert "Olivia" not in repr(value) and "Zebedeeson" not in repr(value)
+
+
 def test_busy_text() -> None:
     assert busy_text("search") == "Searching…"
     assert busy_text("record") == "Opening the record…"

@@ -178,6 +178,22 @@ def test_ticker_ticks_when_the_app_becomes_active(qapp: QApplication) -> None:
     ticker.stop()
 
 
+def test_ticker_fires_on_a_deadline_closer_than_a_tick(qtbot: QtBot) -> None:
+    """The idle lock is not up to a tick late: a precise one-shot fires on the deadline."""
+    answers = iter([0.05])
+    calls: list[int] = []
+
+    def tick() -> float | None:
+        calls.append(1)
+        return next(answers, None)
+
+    ticker = Ticker(tick, interval_ms=60_000)
+    ticker.start()
+    ticker._tick()  # 50 ms to the deadline: closer than a tick
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=5000)  # not a minute later
+    ticker.stop()
+
+
 USER = UserInfo("nurse.demo", "Sam Okafor", "practitioner", "Northgate General Hospital A&E")
 
 

@@ -199,6 +199,31 @@ def test_record_view_full_record(qtbot) -> None:
     assert not [lb.text() for lb in view.findChildren(QLabel) if "Olivia" in lb.text()]
 
 
+def test_every_value_label_is_named_with_its_text_and_emptied_with_it(qtbot) -> None:
+    """WCAG 2.5.3: an accessible name holds the visible text (the AT-SPI test reads it
+    through the real accessibility bus; this one pins the names)."""
+    view = RecordView(lambda _: None, lambda: TODAY)
+    qtbot.addWidget(view)
+    view.show_record(OLIVIA_RECORD)
+    shown = [lb for lb in view.findChildren(QLabel) if lb.text() and lb.isVisibleTo(view)]
+    for label in shown:
+        assert label.text() in (label.accessibleName() or label.text()), label.accessibleName()
+    names = {lb.accessibleName() for lb in shown}
+    for name in (
+        "Mother's phone, 07700 900123",
+        "Mother's email, h.z@example.org",
+        "Social worker's phone, 0113 496 0004",
+        "School's phone, 0113 496 0001",
+        "GP practice's phone, 0113 496 0002",
+        "NHS number, 943 476 5919",
+        "Date of birth, 14 March 2011 (15 years)",
+    ):
+        assert name in names
+    view.clear()
+    held = [w.accessibleName() for w in view.findChildren(QWidget)]
+    assert not [n for n in held if "0113" in n or "07700" in n or "Zebedeeson" in n]
+
+
 def test_record_view_shielded_shows_only_the_banner(qtbot) -> None:
     view = RecordView(lambda _: None, lambda: TODAY)
     qtbot.addWidget(view)
