@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/search.py --json benchmarks/results-search.json
 	$(BIN)/python benchmarks/client.py --json benchmarks/results-client.json
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/lock.py --json benchmarks/results-lock.json
+	$(BIN)/python benchmarks/linkage.py --scale --json benchmarks/results-linkage.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

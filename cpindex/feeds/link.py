@@ -4,8 +4,8 @@ Splink scores each (feed row, index name row) pair the blocking rules produce; t
 child per feed row is then decided here:
 
 - linked: probability at or above `link`, the given names agree at some level (so a
-  twin, whose given name differs, never links), and no other child whose given name also
-  agrees scores at or above `review`;
+  twin, whose given name differs, never links), and no other child scores at or above
+  `review` with a match weight within RIVAL_MARGIN bits of the best;
   or the NHS number agrees exactly and at least two of given name, family name and date
   of birth agree at some level (an exact valid NHS number links outright).
 - review: the best child scores at or above `review` but is not linked.
@@ -30,6 +30,7 @@ __all__ = ["DEFAULT_LINK", "DEFAULT_REVIEW", "Decision", "Thresholds", "link_row
 DEFAULT_LINK = 0.99
 DEFAULT_REVIEW = 0.5
 _FEED, _INDEX = "a_feed", "b_index"  # Splink puts the alphabetically first side on the left
+RIVAL_MARGIN = 10.0  # bits of match weight: the best child 1,024 times likelier than a rival
 _ELSE = 0  # Splink numbers a comparison's levels down to 0 for "all other comparisons"
 
 
@@ -101,6 +102,7 @@ def _predictions(index: Any, feed: Any, children: int, floor: float, engine: str
         [
             "unique_id_l",
             "child_pk_r",
+            "match_weight",
             "match_probability",
             "gamma_given",
             "gamma_family",
@@ -139,9 +141,11 @@ def _decide(row: FeedRow, candidates: list[Any], t: Thresholds) -> Decision:
         return Decision(row, "rejected", None, 0.0, "no child in the index is close enough")
     best = candidates[0]
     pk, p = int(best.child_pk_r), float(best.match_probability)
-    # A rival counts only if its given name agrees at some level too: a twin whose given
-    # name differs is told apart by it, one whose name is close is not.
-    rivals = [c for c in candidates[1:] if int(c.gamma_given) > _ELSE]
+    # A rival counts only if the evidence for the best child is not overwhelmingly
+    # stronger (RIVAL_MARGIN bits): a twin with another given name, or a sibling of the
+    # same name born on another day, is told apart; two near-identical children are not.
+    weight = float(best.match_weight)
+    rivals = [c for c in candidates[1:] if float(c.match_weight) > weight - RIVAL_MARGIN]
     rival = float(rivals[0].match_probability) if rivals else 0.0
     agree = sum(int(g) > _ELSE for g in (best.gamma_given, best.gamma_family, best.gamma_dob))
     if int(best.gamma_nhs) > _ELSE and agree >= 2:
