@@ -1,11 +1,25 @@
-"""The CapabilityStatement served at /metadata."""
+"""/metadata: the CapabilityStatement (no sign-in needed)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-__all__ = ["capability_statement"]
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from cpindex.api.deps import ServicesDep
+from cpindex.api.outcomes import fhir_response
+
+__all__ = ["capability_statement", "router"]
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/metadata")
+def metadata(services: ServicesDep) -> Response:
+    """The CapabilityStatement."""
+    return fhir_response(capability_statement(services.clock.now()))
 
 
 def capability_statement(now: dt.datetime) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from cpindex.api.outcomes import FHIR_JSON
 
-__all__ = ["install_openapi"]
+__all__ = ["install_openapi", "query_parameters"]
 
 _OUTCOME = {
     "type": "object",
@@ -87,6 +87,17 @@ _SUCCESS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] = {
     ("get", "/metadata"): ("200", _resource("CapabilityStatement"), "The CapabilityStatement"),
 }
 _PUBLIC = {("post", "/auth/session"), ("get", "/metadata")}
+
+
+def query_parameters(table: dict[str, tuple[dict[str, Any], str]]) -> dict[str, Any]:
+    """`openapi_extra` for query parameters a handler reads itself (name -> schema, text)."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": schema,
+             "description": description}
+            for name, (schema, description) in table.items()
+        ]
+    }  # fmt: skip
 
 
 def _drop_null(parameter: dict[str, Any]) -> None:

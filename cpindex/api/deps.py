@@ -1,0 +1,182 @@
+"""Dependencies the routers share: the services, the signed-in user, the audit writer (which
+also spends the rate limits, in the audit row's own transaction) and the JSON body.
+
+Routers declare what they need as parameters (`info: SignedIn`, `audit: Audit`,
+`body: JsonBody`); FastAPI resolves them in the order given, so a route that needs the
+user before its body lists `SignedIn` first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any, cast
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from cpindex.api.services import Services
+from cpindex.audit import record_event
+from cpindex.auth.limits import take
+from cpindex.auth.sessions import SessionInfo
+from cpindex.errors import RequestError
+from cpindex.store.db import serialised
+
+__all__ = [
+    "Audit",
+    "AuditWriter",
+    "JsonBody",
+    "ServicesDep",
+    "SignedIn",
+    "iso",
+    "json_body",
+    "services_of",
+    "set_session_headers",
+    "signed_in",
+    "text_field",
+]
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def services_of(request: Request) -> Services:
+    return cast(Services, request.app.state.services)
+
+
+def set_session_headers(request: Request, info: SessionInfo) -> None:
+    """Tell the client when its session ends (added to the answer by the middleware)."""
+    request.scope.setdefault("state", {})["response_headers"] = {
+        "X-Session-Idle-Expires": iso(info.idle_expires_at),
+        "X-Session-Absolute-Expires": iso(info.absolute_expires_at),
+    }
+
+
+def _denied(message: str = "Sign in again: the session has ended.") -> RequestError:
+    return RequestError(
+        401, "login", "ACCESS_DENIED", message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def signed_in(request: Request) -> SessionInfo:
+    """The bearer token's session (sliding its idle expiry), or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _denied("Sign in first: no bearer token was sent.")
+    info = services_of(request).sessions.authenticate(token.strip())
+    if info is None:
+        raise _denied()
+    set_session_headers(request, info)
+    return info
+
+
+class AuditWriter:
+    """Writes audit rows for one request (its id, the signed-in user's role and organisation)."""
+
+    def __init__(self, request: Request, services: Services) -> None:
+        self.request = request
+        self.services = services
+
+    def __call__(
+        self,
+        info: SessionInfo | None,
+        action: str,
+        outcome: str,
+        *,
+        conn: Connection | None = None,
+        **kw: Any,
+    ) -> None:
+        record_event(
+            conn if conn is not None else self.services.engine,
+            at=self.services.clock.now(),
+            action=action,
+            outcome=outcome,
+            request_id=self.request.scope.get("state", {}).get("request_id"),
+            username=info.user.username if info else kw.pop("username", None),
+            role=info.user.role if info else kw.pop("role", None),
+            organisation=info.user.organisation if info else kw.pop("organisation", None),
+            **kw,
+        )
+
+    def lock_out(self, username: str) -> None:
+        settings = self.services.settings
+        detail = {"minutes": settings.lockout_minutes, "failures": settings.lockout_failures}
+        self(None, "lock-out", "success", username=username, detail=detail)
+
+    def limited(self, info: SessionInfo, kind: str, limit: int, **kw: Any) -> None:
+        """Spend one `kind` request and write its audit row in one serialised transaction.
+
+        Done after the work (a search costs less than a second commit would), before the
+        answer: over the limit, the row says so and the caller gets 429, not the results.
+        """
+        for attempt in (1, 2):
+            try:
+                with serialised(self.services.engine) as conn:
+                    now = self.services.clock.now()
+                    wait = take(conn, info.user.user_id, kind, limit, now)
+                    if wait is not None:
+                        kw["detail"] = {
+                            k: v for k, v in kw.get("detail", {}).items() if k != "results"
+                        }
+                        self(info, kind, "rate-limited", conn=conn, **kw)
+                    else:
+                        self(info, kind, kw.pop("outcome", "success"), conn=conn, **kw)
+                break
+            except IntegrityError:  # two processes created the same counter row at once
+                if attempt == 2:
+                    raise
+        if wait is not None:
+            raise RequestError(
+                429,
+                "throttled",
+                "TOO_MANY_REQUESTS",
+                f"Too many {kind}es this minute: wait {wait} seconds and try again."
+                if kind == "search"
+                else f"Too many records opened this minute: wait {wait} seconds and try again.",
+                headers={"Retry-After": str(wait)},
+            )
+
+
+async def audit_writer(request: Request) -> AuditWriter:
+    return AuditWriter(request, services_of(request))
+
+
+async def _services(request: Request) -> Services:  # async: no thread hop for a lookup
+    return services_of(request)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (its size is bounded by the middleware, before this)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() not in (
+        "application/json",
+        "application/fhir+json",
+    ):
+        raise RequestError(400, "value", "INVALID_VALUE", "Send the body as JSON.")
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise RequestError(400, "value", "INVALID_VALUE", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise RequestError(400, "value", "INVALID_VALUE", "The body must be a JSON object.")
+    return body
+
+
+def text_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise RequestError(400, "required", "MISSING_VALUE", f"Give '{name}' as text.")
+    if len(value) > 1024:
+        raise RequestError(400, "value", "INVALID_VALUE", f"'{name}' is too long.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise RequestError(400, "value", "INVALID_VALUE", f"'{name}' holds control characters.")
+    return value
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+SignedIn = Annotated[SessionInfo, Depends(signed_in)]
+Audit = Annotated[AuditWriter, Depends(audit_writer)]
+JsonBody = Annotated[dict[str, Any], Depends(json_body)]

@@ -1,0 +1,145 @@
+"""/Patient: the PDS-style search and `$everything` (the record, with a reason for access).
+
+The search reads its query itself (`parse_search`: unknown and repeated parameters are
+refused), so its parameters are declared to the OpenAPI from one table, not as FastAPI
+query arguments that would be parsed and never read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Header
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cpindex.api.deps import Audit, ServicesDep, SignedIn
+from cpindex.api.fhir import everything_bundle, searchset_bundle
+from cpindex.api.openapi import query_parameters
+from cpindex.api.outcomes import fhir_response, too_many_matches
+from cpindex.errors import RequestError
+from cpindex.records import load_record, load_summaries
+from cpindex.search.engine import search_children
+from cpindex.search.params import parse_search
+
+__all__ = ["ACCESS_REASONS", "SEARCH_PARAMETERS", "router"]
+
+router = APIRouter(tags=["patient"])
+
+ACCESS_REASONS = (
+    "emergency-care",
+    "safeguarding",
+    "health-care",
+    "education-welfare",
+    "social-care",
+    "youth-support",
+    "other",
+)
+_INDEX_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_MAX_REASON_TEXT = 500
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_LIST: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+# name -> (OpenAPI schema, description); a test keeps it equal to ALLOWED_PARAMETERS
+SEARCH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
+    "family": (_TEXT, "Family name"),
+    "given": (_LIST, "Given name(s), up to five"),
+    "birthdate": (_LIST, "Date of birth YYYY-MM-DD, or a range as geYYYY-MM-DD and leYYYY-MM-DD"),
+    "gender": (_TEXT, "male, female, other or unknown"),
+    "address-postalcode": (_TEXT, "A UK postcode, in full or its outward code"),
+    "_fuzzy-match": (_TEXT, "true for a fuzzy search"),
+    "_exact-match": (_TEXT, "true for an exact search"),
+    "_max-results": (_TEXT, "At most this many matches (1 to 50, default 10)"),
+}
+
+
+@router.get("/Patient", openapi_extra=query_parameters(SEARCH_PARAMETERS))
+def search(request: Request, info: SignedIn, services: ServicesDep, audit: Audit) -> Response:
+    """Search as PDS does; a searchset Bundle ranked by search.score, or too-many-matches."""
+    try:
+        query = parse_search(list(request.query_params.multi_items()))
+    except RequestError as error:
+        audit(info, "search", "refused", detail={"error": error.pds_code})
+        raise
+    with services.engine.connect() as conn:
+        matches = search_children(conn, query)
+        if len(matches) > query.max_results:
+            rows = {}
+        else:
+            rows = load_summaries(conn, [m.child_pk for m in matches])
+    detail = {"parameters": query.audit_parameters(), "results": len(matches)}
+    audit.limited(info, "search", services.settings.search_limit, detail=detail)
+    if len(matches) > query.max_results:
+        return too_many_matches(query.max_results)
+    entries = [(rows[m.child_pk], m.score) for m in matches if m.child_pk in rows]
+    phone = services.settings.index_team_phone
+    return fhir_response(searchset_bundle(entries, phone, services.clock.now()))
+
+
+@router.get("/Patient/{patient_id}/$everything")
+def everything(
+    patient_id: str,
+    info: SignedIn,
+    services: ServicesDep,
+    audit: Audit,
+    reason: Annotated[str | None, Header(alias="X-Access-Reason")] = None,
+    reason_text: Annotated[str | None, Header(alias="X-Access-Reason-Text")] = None,
+) -> Response:
+    """The child's record as a collection Bundle; needs a reason for access."""
+    try:
+        if not _INDEX_ID.match(patient_id):
+            raise RequestError(400, "value", "INVALID_VALUE", "That is not an index id.")
+        code, text = _access_reason(reason, reason_text)
+    except RequestError as error:
+        audit(
+            info, "view", "refused",
+            patient_id=patient_id[:36] if _INDEX_ID.match(patient_id) else None,
+            detail={"error": error.pds_code},
+        )  # fmt: skip
+        raise
+    with services.engine.connect() as conn:
+        record = load_record(conn, patient_id[:64])
+    detail = {"reason": code, "reason_text": text}
+    limit = services.settings.view_limit
+    if record is None:
+        audit.limited(
+            info, "view", limit, outcome="not-found", patient_id=patient_id[:36], detail=detail
+        )
+        raise RequestError(404, "not-found", "RESOURCE_NOT_FOUND", "No child has that id.")
+    audit.limited(info, "view", limit, patient_id=patient_id, detail=detail)
+    phone = services.settings.index_team_phone
+    return fhir_response(everything_bundle(record, phone, services.clock.now()))
+
+
+def _access_reason(reason: str | None, reason_text: str | None) -> tuple[str, str]:
+    """The reason code and its free text, checked (X-Access-Reason[-Text])."""
+    code = (reason or "").strip().lower()
+    try:
+        text = unquote(reason_text or "", errors="strict").strip()
+    except UnicodeDecodeError:
+        raise RequestError(
+            400, "value", "INVALID_VALUE", "Percent-encode the reason text as UTF-8."
+        ) from None
+    if code not in ACCESS_REASONS:
+        raise RequestError(
+            400,
+            "required",
+            "MISSING_ACCESS_REASON",
+            "Say why you are opening this record: send X-Access-Reason with one of "
+            + ", ".join(ACCESS_REASONS)
+            + ".",
+        )
+    if len(text) > _MAX_REASON_TEXT:
+        raise RequestError(
+            400, "value", "INVALID_VALUE", "The reason text is too long (500 at most)."
+        )
+    if code == "other" and not text:
+        raise RequestError(
+            400,
+            "required",
+            "MISSING_ACCESS_REASON",
+            "With the reason 'other', say why in X-Access-Reason-Text.",
+        )
+    return code, text
