@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import ipaddress
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from cpindex.config import ServerSettings, env_float, env_int
+from cpindex.config import ServerSettings, SettingError, add_arguments, resolve
 from cpindex.store.db import default_database_url, make_engine, upgrade
 
 __all__ = ["main"]
@@ -41,17 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the FHIR API")
     serve.add_argument("--db", default=None)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8800)
-    serve.add_argument("--tls-cert", type=Path, default=None)
-    serve.add_argument("--tls-key", type=Path, default=None)
     serve.add_argument("--demo-codes", action="store_true", help="print demo sign-in codes")
-    serve.add_argument("--idle-minutes", type=float, default=None)
-    serve.add_argument("--absolute-hours", type=float, default=None)
-    serve.add_argument("--search-limit", type=int, default=None)
-    serve.add_argument("--view-limit", type=int, default=None)
-    serve.add_argument("--lockout-failures", type=int, default=None)
-    serve.add_argument("--lockout-minutes", type=float, default=None)
+    add_arguments(serve)  # every server setting, declared once in cpindex.config
 
     user = commands.add_parser("user", help="manage user accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
@@ -157,23 +150,28 @@ def _read_password() -> str:
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
-    def pick_float(value: float | None, env: str, default: float) -> float:
-        return value if value is not None else env_float(env, default)
-
-    def pick_int(value: int | None, env: str, default: int) -> int:
-        return value if value is not None else env_int(env, default)
-
-    settings = ServerSettings(
-        idle_minutes=pick_float(args.idle_minutes, "CPINDEX_IDLE_MINUTES", 15.0),
-        absolute_hours=pick_float(args.absolute_hours, "CPINDEX_ABSOLUTE_HOURS", 10.0),
-        search_limit=pick_int(args.search_limit, "CPINDEX_SEARCH_LIMIT", 30),
-        view_limit=pick_int(args.view_limit, "CPINDEX_VIEW_LIMIT", 60),
-        lockout_failures=pick_int(args.lockout_failures, "CPINDEX_LOCKOUT_FAILURES", 5),
-        lockout_minutes=pick_float(args.lockout_minutes, "CPINDEX_LOCKOUT_MINUTES", 15.0),
-    )
-    if settings.idle_minutes <= 0 or settings.absolute_hours <= 0:
-        raise _UsageError("session limits must be positive")
+    """The server settings (options > CPINDEX_* variables > defaults), checked as a whole."""
+    try:
+        settings = resolve(vars(args), os.environ)
+    except SettingError as exc:
+        raise _UsageError(str(exc)) from None
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise _UsageError("give --tls-cert and --tls-key together")
+    if not settings.tls_cert and not settings.behind_proxy and not _is_loopback(settings.host):
+        raise _UsageError(
+            f"refusing plain HTTP on {settings.host}: give --tls-cert and --tls-key, "
+            "or --behind-proxy when a TLS-terminating proxy is in front"
+        )
     return settings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to anything
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -200,17 +198,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from cpindex.serve import serve
 
-        if (args.tls_cert is None) != (args.tls_key is None):
-            raise _UsageError("give --tls-cert and --tls-key together")
-        return serve(
-            url,
-            host=args.host,
-            port=args.port,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            settings=_settings(args),
-            demo_codes=args.demo_codes,
-        )
+        return serve(url, settings=_settings(args), demo_codes=args.demo_codes)
     if args.command == "audit":
         return _audit(args, url)
     if args.command in ("source", "feed"):

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import ssl
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pyotp
 import uvicorn
 
 from cpindex.api import Services, create_app
+from cpindex.api.connections import ConnectionLimits, guarded_protocol
 from cpindex.config import ServerSettings
 from cpindex.search.engine import warm_up
 from cpindex.seed.demo import DEMO_ACCOUNTS
 from cpindex.store.db import make_engine, upgrade
 
-__all__ = ["demo_code_lines", "serve"]
+__all__ = ["AEAD_CIPHERS", "demo_code_lines", "serve"]
+
+# TLS 1.2: forward-secret AEAD suites only (no CBC, no RSA key exchange); TLS 1.3 suites
+# are all AEAD, and 1.3 is chosen whenever the client offers it.
+AEAD_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
 
 
 def demo_code_lines(at: float | None = None) -> list[str]:
@@ -74,36 +79,47 @@ def _announce(server: uvicorn.Server, url: str, demo_codes: bool) -> None:
             print("\n".join(demo_code_lines()), flush=True)
 
 
-def serve(
-    db_url: str,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8800,
-    tls_cert: Path | None = None,
-    tls_key: Path | None = None,
-    settings: ServerSettings | None = None,
-    demo_codes: bool = False,
-) -> int:
+def _hardened_tls(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    context = default()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(AEAD_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    return context
+
+
+def serve(db_url: str, *, settings: ServerSettings | None = None, demo_codes: bool = False) -> int:
+    settings = settings or ServerSettings.from_env()
     engine = make_engine(db_url)
     upgrade(engine)
     warm_up()
-    app = create_app(Services.build(engine, settings or ServerSettings.from_env()))
+    app = create_app(Services.build(engine, settings))
+    limits = ConnectionLimits(
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        idle_timeout=settings.keep_alive_timeout,
+        read_timeout=settings.read_timeout,
+    )
+    tls = bool(settings.tls_cert)
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
+        host=settings.host,
+        port=settings.port,
+        http=guarded_protocol(limits),
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
+        ssl_context_factory=_hardened_tls if tls else None,
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_timeout,
         access_log=False,
         log_level="warning",
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-For is read by the app, from trusted proxies only
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)
-    scheme = "https" if tls_cert else "http"
-    announcer = threading.Thread(
-        target=_announce, args=(server, f"{scheme}://{host}:{port}", demo_codes), daemon=True
-    )
+    scheme = "https" if tls else "http"
+    url = f"{scheme}://{settings.host}:{settings.port}"
+    announcer = threading.Thread(target=_announce, args=(server, url, demo_codes), daemon=True)
     announcer.start()
     server.run()
     engine.dispose()

@@ -31,8 +31,9 @@ def create_app(services: Services) -> FastAPI:
         title="cpindex",
         version="1.0.0",
         summary="National children's index (synthetic data): FHIR R4, PDS conventions.",
-        docs_url="/docs",
+        docs_url="/docs" if services.settings.docs else None,  # loads scripts from a CDN
         redoc_url=None,
+        redirect_slashes=False,  # a 307 built from the Host header, before any audit
     )
     app.add_middleware(RequestContextMiddleware)
     app.state.services = services

@@ -17,6 +17,7 @@ from cpindex.audit.misuse import find_misuse
 from cpindex.audit.query import find_events, find_events_by_id
 from cpindex.auth.sessions import SessionInfo
 from cpindex.errors import RequestError
+from cpindex.text_rules import ascii_int
 
 __all__ = ["router"]
 
@@ -101,11 +102,11 @@ def _audit_query(request: Request, info: SessionInfo) -> tuple[str | None, str |
         )
     if len(agent) > 100 or len(patient) > 36:
         raise RequestError(400, "value", "INVALID_VALUE", "The agent or patient is too long.")
-    raw_count = values.get("_count", "100").strip()
-    if not raw_count.isdigit() or not 1 <= int(raw_count) <= 1000:
+    count = ascii_int(values.get("_count", "100"))
+    if count is None or not 1 <= count <= 1000:
         raise RequestError(400, "value", "INVALID_VALUE", "_count must be from 1 to 1000.")
     username = info.user.username if agent == "me" else (agent or None)
-    return username, patient or None, int(raw_count)
+    return username, patient or None, count
 
 
 def _since(request: Request, now: dt.datetime) -> dt.datetime:

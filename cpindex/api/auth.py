@@ -82,7 +82,7 @@ async def sign_in(
     await run_in_threadpool(audit, info, "sign-in", "success")
     set_session_headers(request, info)
     answer = {"token": token, "token_type": "Bearer", **_session_body(info)}
-    return fhir_response(answer, 201, {"Cache-Control": "no-store"})
+    return fhir_response(answer, 201)  # no-store, like every answer (middleware)
 
 
 @router.get("/auth/session")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
+from starlette.types import Scope
 
 from cpindex.api.services import Services
 from cpindex.audit import record_event
@@ -23,12 +25,16 @@ from cpindex.auth.sessions import SessionInfo
 from cpindex.errors import RequestError
 from cpindex.store.db import serialised
 
+_MAX_NESTING = 8  # every body we take is a flat object; json.loads recurses per level
+_log = logging.getLogger("cpindex.api")
+
 __all__ = [
     "Audit",
     "AuditWriter",
     "JsonBody",
     "ServicesDep",
     "SignedIn",
+    "audit_failure",
     "iso",
     "json_body",
     "services_of",
@@ -70,6 +76,7 @@ def signed_in(request: Request) -> SessionInfo:
     if info is None:
         raise _denied()
     set_session_headers(request, info)
+    request.scope.setdefault("state", {})["session"] = info  # for audit_failure
     return info
 
 
@@ -140,6 +147,35 @@ class AuditWriter:
             )
 
 
+def audit_failure(scope: Scope) -> None:
+    """Audit a request that hit an unexpected error: who, which route, never the error text.
+
+    Called by the middleware's catch-all; a failing store must not turn into a second error.
+    """
+    app = scope.get("app")
+    services = getattr(getattr(app, "state", None), "services", None)
+    if not isinstance(services, Services):
+        return
+    state = scope.get("state", {})
+    info = state.get("session")
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    detail = {"method": scope.get("method"), "route": route, "error": "SERVER_ERROR"}
+    try:
+        record_event(
+            services.engine,
+            at=services.clock.now(),
+            action="request",
+            outcome="error",
+            request_id=state.get("request_id"),
+            username=info.user.username if info else None,
+            role=info.user.role if info else None,
+            organisation=info.user.organisation if info else None,
+            detail=detail,
+        )
+    except Exception as exc:  # logged by type only: no child data
+        _log.error("could not audit a failed request: %s", type(exc).__name__)
+
+
 async def audit_writer(request: Request) -> AuditWriter:
     return AuditWriter(request, services_of(request))
 
@@ -156,6 +192,8 @@ async def json_body(request: Request) -> dict[str, Any]:
     ):
         raise RequestError(400, "value", "INVALID_VALUE", "Send the body as JSON.")
     raw = await request.body()
+    if _nesting(raw) > _MAX_NESTING:
+        raise RequestError(400, "value", "INVALID_VALUE", "The body is nested too deeply.")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -163,6 +201,28 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RequestError(400, "value", "INVALID_VALUE", "The body must be a JSON object.")
     return body
+
+
+def _nesting(raw: bytes) -> int:
+    """How deep arrays and objects nest in `raw` (JSON text), strings skipped; no recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def text_field(body: dict[str, Any], name: str) -> str:

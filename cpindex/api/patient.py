@@ -23,6 +23,7 @@ from cpindex.errors import RequestError
 from cpindex.records import load_record, load_summaries
 from cpindex.search.engine import search_children
 from cpindex.search.params import parse_search
+from cpindex.text_rules import unsafe_character
 
 __all__ = ["ACCESS_REASONS", "SEARCH_PARAMETERS", "router"]
 
@@ -37,7 +38,7 @@ ACCESS_REASONS = (
     "youth-support",
     "other",
 )
-_INDEX_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_INDEX_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # always fullmatch: `$` lets "abc\n" in
 _MAX_REASON_TEXT = 500
 
 _TEXT: dict[str, Any] = {"type": "string"}
@@ -89,13 +90,13 @@ def everything(
 ) -> Response:
     """The child's record as a collection Bundle; needs a reason for access."""
     try:
-        if not _INDEX_ID.match(patient_id):
+        if not _INDEX_ID.fullmatch(patient_id):
             raise RequestError(400, "value", "INVALID_VALUE", "That is not an index id.")
         code, text = _access_reason(reason, reason_text)
     except RequestError as error:
         audit(
             info, "view", "refused",
-            patient_id=patient_id[:36] if _INDEX_ID.match(patient_id) else None,
+            patient_id=patient_id[:36] if _INDEX_ID.fullmatch(patient_id) else None,
             detail={"error": error.pds_code},
         )  # fmt: skip
         raise
@@ -130,6 +131,13 @@ def _access_reason(reason: str | None, reason_text: str | None) -> tuple[str, st
             "Say why you are opening this record: send X-Access-Reason with one of "
             + ", ".join(ACCESS_REASONS)
             + ".",
+        )
+    if unsafe_character(text):
+        raise RequestError(
+            400,
+            "value",
+            "INVALID_VALUE",
+            "The reason text may not hold line breaks, tabs, direction or invisible characters.",
         )
     if len(text) > _MAX_REASON_TEXT:
         raise RequestError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from cpindex.errors import RequestError
 from cpindex.search.keys import postcode_key
+from cpindex.text_rules import ascii_int
 
 __all__ = ["ALLOWED_PARAMETERS", "SearchRequest", "parse_search"]
 
@@ -166,9 +167,9 @@ def parse_search(items: Sequence[tuple[str, str]]) -> SearchRequest:
     raw_max = _one(items, "_max-results")
     max_results = 10
     if raw_max is not None:
-        if not raw_max.strip().isdigit() or not 1 <= int(raw_max) <= 50:
+        max_results = ascii_int(raw_max) or 0  # ASCII only: '²'.isdigit() is true
+        if not 1 <= max_results <= 50:
             raise _invalid("_max-results must be a whole number from 1 to 50.")
-        max_results = int(raw_max)
     request = SearchRequest(
         family, given, birth_eq, birth_ge, birth_le, gender, postcode, fuzzy, exact, max_results
     )
