@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 def _feed_parsers(commands: Any) -> None:
     """`cpindex source ...` and `cpindex feed ...` (council data feeds, docs/feeds.md)."""
     from cpindex.feeds.formats import DEFAULT_MAX_BYTES
-    from cpindex.feeds.link import DEFAULT_LINK, DEFAULT_REVIEW
+    from cpindex.feeds.link import DEFAULT_LINK, DEFAULT_PRESENT, DEFAULT_REVIEW
 
     src = commands.add_parser("source", help="organisations allowed to send feeds")
     src_commands = src.add_subparsers(dest="source_command", required=True, parser_class=_Parser)
@@ -102,6 +102,12 @@ def _feed_parsers(commands: Any) -> None:
     load.add_argument("--db", default=None)
     load.add_argument("--link-threshold", type=_probability, default=DEFAULT_LINK)
     load.add_argument("--review-threshold", type=_probability, default=DEFAULT_REVIEW)
+    load.add_argument(
+        "--present-share",
+        type=_probability,
+        default=DEFAULT_PRESENT,
+        help="the share of rows whose child is expected in the index",
+    )
     load.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
     load.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
     load.add_argument("--report", type=Path, default=None, help="write the report as JSON")

@@ -76,7 +76,9 @@ def _load(args: argparse.Namespace, engine: Engine, now: dt.datetime) -> int:
         args.file.read_bytes(),
         args.source,
         now=now,
-        thresholds=Thresholds(link=args.link_threshold, review=args.review_threshold),
+        thresholds=Thresholds(
+            link=args.link_threshold, review=args.review_threshold, present=args.present_share
+        ),
         max_bytes=args.max_bytes,
         link_engine=args.engine,
         progress=lambda text: print(text, file=sys.stderr, flush=True),

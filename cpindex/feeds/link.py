@@ -1,20 +1,23 @@
 """Linking checked feed rows to children with Splink, and the three outcomes.
 
-Splink scores each (feed row, index name row) pair the blocking rules produce; the best
-child per feed row is then decided here:
+Splink scores each (feed row, index name row) pair the blocking rules produce (match
+weights from the trained model). Per feed row, the close children's weights then give a
+row-level probability for each (`_row_posteriors`): the row is one of them, or its child
+is not in the index (1 - `present`). The best child decides:
 
-- linked: probability at or above `link`, the given names agree at some level (so a
-  twin, whose given name differs, never links), and no other child scores at or above
-  `review` with a match weight within RIVAL_MARGIN bits of the best;
-  or the NHS number agrees exactly and at least two of given name, family name and date
-  of birth agree at some level (an exact valid NHS number links outright).
-- review: the best child scores at or above `review` but is not linked.
-- rejected: nothing scores at or above `review`; the reason goes back to the source.
+- linked: probability at or above `link` and the given names agree at some level (so a
+  twin, whose given name differs, never links; a twin close in name splits the
+  probability with the other and goes to review); or the NHS number agrees exactly and
+  at least two of given name, family name and date of birth agree at some level (an
+  exact valid NHS number links outright);
+- review: the best child's probability is at or above `review` but it is not linked;
+- rejected: below `review`; the reason goes back to the source.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,12 +28,20 @@ from cpindex.feeds.formats import FeedRow
 from cpindex.feeds.model import COLUMNS, index_rows, load_model, prepared_row
 from cpindex.store.schema import child, child_name
 
-__all__ = ["DEFAULT_LINK", "DEFAULT_REVIEW", "Decision", "Thresholds", "link_rows"]
+__all__ = [
+    "DEFAULT_LINK",
+    "DEFAULT_PRESENT",
+    "DEFAULT_REVIEW",
+    "Decision",
+    "Thresholds",
+    "link_rows",
+]
 
 DEFAULT_LINK = 0.99
 DEFAULT_REVIEW = 0.5
 _FEED, _INDEX = "a_feed", "b_index"  # Splink puts the alphabetically first side on the left
-RIVAL_MARGIN = 10.0  # bits of match weight: the best child 1,024 times likelier than a rival
+DEFAULT_PRESENT = 0.9  # the share of a feed's rows whose child is in the index at all
+PAIR_FLOOR = 0.001  # pairs Splink scores below this cannot change a decision
 _ELSE = 0  # Splink numbers a comparison's levels down to 0 for "all other comparisons"
 
 
@@ -38,10 +49,13 @@ _ELSE = 0  # Splink numbers a comparison's levels down to 0 for "all other compa
 class Thresholds:
     link: float = DEFAULT_LINK
     review: float = DEFAULT_REVIEW
+    present: float = DEFAULT_PRESENT
 
     def __post_init__(self) -> None:
         if not 0 < self.review <= self.link <= 1:
             raise ValueError("thresholds must satisfy 0 < review <= link <= 1")
+        if not 0 < self.present < 1:
+            raise ValueError("the present share must be between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -126,34 +140,48 @@ def link_rows(
     children = int(index["child_pk"].nunique()) if len(index) else 0
     if children == 0:
         return [Decision(r, "rejected", None, 0.0, "the index holds no children") for r in rows]
-    frame = _predictions(index, _feed_frame(rows), children, min(thresholds.review, 0.01), engine)
+    frame = _predictions(index, _feed_frame(rows), children, PAIR_FLOOR, engine)
     # The best name row per (feed row, child), then children ordered best first per row.
-    frame = frame.sort_values("match_probability", ascending=False, kind="stable")
+    frame = frame.sort_values("match_weight", ascending=False, kind="stable")
     frame = frame.drop_duplicates(["unique_id_l", "child_pk_r"])
     by_row: dict[int, list[Any]] = {}
     for rec in frame.itertuples(index=False):
         by_row.setdefault(int(rec.unique_id_l), []).append(rec)
-    return [_decide(r, by_row.get(r.number, []), thresholds) for r in rows]
+    prior = math.log2(1.0 / (children - 1)) if children > 1 else 0.0
+    return [_decide(r, by_row.get(r.number, []), thresholds, prior, children) for r in rows]
 
 
-def _decide(row: FeedRow, candidates: list[Any], t: Thresholds) -> Decision:
+def _row_posteriors(
+    candidates: list[Any], t: Thresholds, prior: float, children: int
+) -> list[float]:
+    """P(the row is this child) for each candidate, the alternatives being the others and
+    "not in the index" (1 - t.present); children outside the candidates add nothing.
+
+    Splink's pairwise probability assumes nothing about the other children (prior 1/N per
+    pair); knowing every close candidate, the row-level posterior is sharper: one strong
+    candidate and no rival is very likely the child, two close ones split the probability.
+    """
+    scale = t.present / children
+    weights = [scale * 2.0 ** min(float(c.match_weight) - prior, 1000.0) for c in candidates]
+    total = sum(weights) + (1.0 - t.present)
+    return [w / total for w in weights]
+
+
+def _decide(
+    row: FeedRow, candidates: list[Any], t: Thresholds, prior: float, children: int
+) -> Decision:
     if not candidates:
         return Decision(row, "rejected", None, 0.0, "no child in the index is close enough")
-    best = candidates[0]
-    pk, p = int(best.child_pk_r), float(best.match_probability)
-    # A rival counts only if the evidence for the best child is not overwhelmingly
-    # stronger (RIVAL_MARGIN bits): a twin with another given name, or a sibling of the
-    # same name born on another day, is told apart; two near-identical children are not.
-    weight = float(best.match_weight)
-    rivals = [c for c in candidates[1:] if float(c.match_weight) > weight - RIVAL_MARGIN]
-    rival = float(rivals[0].match_probability) if rivals else 0.0
+    posteriors = _row_posteriors(candidates, t, prior, children)
+    best, p = candidates[0], posteriors[0]
+    pk = int(best.child_pk_r)
     agree = sum(int(g) > _ELSE for g in (best.gamma_given, best.gamma_family, best.gamma_dob))
     if int(best.gamma_nhs) > _ELSE and agree >= 2:
         return Decision(row, "linked", pk, p, "NHS number and details agree")
-    if p >= t.link and rival < t.review and int(best.gamma_given) > _ELSE:
+    if p >= t.link and int(best.gamma_given) > _ELSE:
         return Decision(row, "linked", pk, p, "details agree")
     if p >= t.review:
-        if rival >= t.review:
+        if len(posteriors) > 1 and posteriors[1] >= 1.0 - t.link:
             reason = "more than one child is close"
         elif int(best.gamma_given) == _ELSE:
             reason = "given name differs"

@@ -36,6 +36,7 @@ from cpindex.store.schema import (
     practitioner,
     source,
 )
+from tests.cpindex.conftest import _fresh_postgres, backends
 
 SOURCE = "Synthetic Borough Council"
 
@@ -73,14 +74,29 @@ def seeded_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[in
     return path, twins
 
 
+# Tests marked with this run on PostgreSQL too (seeding it afresh costs seconds per test).
+BOTH_BACKENDS = pytest.mark.parametrize("store", backends(), indirect=True)
+
+
 @pytest.fixture
-def store(seeded_file: tuple[Path, dict[int, int]], tmp_path: Path) -> Iterator[Store]:
-    path = tmp_path / "index.db"
-    shutil.copy(seeded_file[0], path)
-    url = f"sqlite:///{path}"
+def store(
+    request: pytest.FixtureRequest, seeded_file: tuple[Path, dict[int, int]], tmp_path: Path
+) -> Iterator[Store]:
+    """A fresh seeded store: a copy of the SQLite file, or PostgreSQL seeded afresh."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url = os.environ["CPINDEX_TEST_POSTGRES_URL"]
+        loader = _fresh_postgres(url)
+        seed_database(loader, children=3000, seed=1)
+        with loader.begin() as conn:
+            twins = plant_twins(conn, 20, random.Random(3))
+        loader.dispose()
+    else:
+        path = tmp_path / "index.db"
+        shutil.copy(seeded_file[0], path)
+        url, twins = f"sqlite:///{path}", seeded_file[1]
     engine = make_engine(url)
     _cli(url, "source", "add", SOURCE)
-    yield Store(url, engine, seeded_file[1], tmp_path)
+    yield Store(url, engine, twins, tmp_path)
     engine.dispose()
 
 
@@ -116,6 +132,7 @@ def _linked_pks(engine: Engine) -> list[int]:
         )
 
 
+@BOTH_BACKENDS
 def test_csv_feed_links_rows_to_the_right_children(store: Store) -> None:
     synthetic = _feed(store)
     out = store.cli("feed", "load", _write(store, "f.csv", to_csv(synthetic.rows)),
@@ -161,6 +178,7 @@ def test_fhir_bundle_links_the_same_as_csv(store: Store) -> None:
     assert from_csv and _pks_of(store.engine, "Synthetic Health Trust") == from_csv
 
 
+@BOTH_BACKENDS
 def test_the_same_file_twice_changes_nothing(store: Store) -> None:
     path = _write(store, "f.csv", to_csv(_feed(store, size=80).rows))
     store.cli("feed", "load", path, "--source", SOURCE)
@@ -173,6 +191,7 @@ def test_the_same_file_twice_changes_nothing(store: Store) -> None:
     assert last is not None and (last.action, last.outcome) == ("feed-load", "unchanged")
 
 
+@BOTH_BACKENDS
 def test_a_newer_feed_replaces_the_sources_involvements(store: Store) -> None:
     with store.engine.connect() as conn:
         seed_rows = conn.execute(select(involvement).where(involvement.c.source_id.is_(None))).all()
@@ -286,6 +305,7 @@ def test_unknown_source_and_duplicate_source(store: Store) -> None:
     assert SOURCE in store.cli("source", "list")
 
 
+@BOTH_BACKENDS
 def test_a_feed_killed_half_way_leaves_the_index_as_it_was(store: Store) -> None:
     store.cli("feed", "load", _write(store, "a.csv", to_csv(_feed(store, 60, 1).rows)),
               "--source", SOURCE)  # fmt: skip
@@ -354,6 +374,7 @@ def test_twins_are_never_linked_to_each_other(store: Store) -> None:
     assert len(linked_twins) >= 0.9 * len(twin_pks)  # twins sent correctly do link
 
 
+@BOTH_BACKENDS
 def test_link_review_and_reject_with_thresholds_and_audit(store: Store) -> None:
     synthetic = _feed(store, size=150)
     path = _write(store, "f.csv", to_csv(synthetic.rows))

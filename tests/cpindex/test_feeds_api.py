@@ -11,6 +11,7 @@ from cpindex.clock import ManualClock
 from cpindex.feeds.formats import to_csv, to_fhir
 from tests.cpindex.conftest import RAISED, TestClient, new_user, sign_in_as
 from tests.cpindex.test_feeds import (
+    BOTH_BACKENDS,
     SOURCE,
     Store,
     _dump,
@@ -51,6 +52,7 @@ def _small(store: Store, rows: int = 12) -> list[object]:
     return [r for r in synthetic.rows if synthetic.kinds[r.number] == "exact"][:rows]
 
 
+@BOTH_BACKENDS
 def test_an_admin_loads_a_feed(store: Store, client: tuple[TestClient, ManualClock]) -> None:
     rows = _small(store, 8)
     body = to_csv(rows)  # type: ignore[arg-type]
