@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --only-binary sqlcipher3 -e '.[index,dev]'
+	$(BIN)/pip install --quiet --only-binary sqlcipher3 -e '.[index,spark,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -96,13 +96,16 @@ def _feed_frame(rows: Sequence[FeedRow]) -> Any:
 def _predictions(index: Any, feed: Any, children: int, floor: float, engine: str) -> Any:
     from splink import Linker
 
-    model = load_model()
+    model = load_model(dialect=engine)
     model["probability_two_random_records_match"] = 1.0 / max(children, 1)
-    if engine != "duckdb":
-        raise ValueError(f"linking engine {engine} is not available")
-    from splink.internals.duckdb.database_api import DuckDBAPI
+    if engine == "spark":
+        from cpindex.feeds.spark import spark_api
 
-    api = DuckDBAPI()
+        api: Any = spark_api()
+    else:
+        from splink.internals.duckdb.database_api import DuckDBAPI
+
+        api = DuckDBAPI()
     logging.getLogger("splink").setLevel(logging.WARNING)
     linker = Linker(
         [api.register(feed, table_name=_FEED), api.register(index, table_name=_INDEX)],

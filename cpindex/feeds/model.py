@@ -90,8 +90,10 @@ def prepared_row(
     )
 
 
-def settings(probability_two_random_records_match: float = 1e-4) -> dict[str, Any]:
-    """The untrained Splink settings: comparisons and blocking rules (as plain SQL)."""
+def settings(
+    probability_two_random_records_match: float = 1e-4, dialect: str = "duckdb"
+) -> dict[str, Any]:
+    """The untrained Splink settings for an engine's SQL dialect (duckdb or spark)."""
     import splink.blocking_rule_library as brl
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -118,7 +120,7 @@ def settings(probability_two_random_records_match: float = 1e-4) -> dict[str, An
         comparison_levels=[
             cll.NullLevel("dob"),
             cll.ExactMatchLevel("dob"),
-            cll.CustomLevel('"dob_l" = "dob_swap_r"', label_for_charts="day/month swapped"),
+            cll.CustomLevel("dob_l = dob_swap_r", label_for_charts="day/month swapped"),
             cll.DamerauLevenshteinLevel("dob", 1),
             cll.ElseLevel(),
         ],
@@ -152,7 +154,7 @@ def settings(probability_two_random_records_match: float = 1e-4) -> dict[str, An
         additional_columns_to_retain=["child_pk"],
         retain_intermediate_calculation_columns=False,
     )
-    result: dict[str, Any] = creator.get_settings("duckdb").as_dict()  # type: ignore[no-untyped-call]
+    result: dict[str, Any] = creator.get_settings(dialect).as_dict()  # type: ignore[no-untyped-call]
     return result
 
 
@@ -169,15 +171,28 @@ def save_model(model: dict[str, Any], trained_on: dict[str, Any], path: Path = M
     path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def load_model(path: Path = MODEL_PATH) -> dict[str, Any]:
-    """The Splink model dict from the versioned JSON (refuses one from another version)."""
+def load_model(path: Path = MODEL_PATH, dialect: str = "duckdb") -> dict[str, Any]:
+    """The trained model for `dialect`: fresh settings with the JSON's m and u values.
+
+    The JSON's SQL is DuckDB's; building the settings again for the engine's dialect and
+    copying the trained parameters level by level serves Spark with the same model.
+    Refuses a file of another model version.
+    """
     document = json.loads(path.read_text(encoding="utf-8"))
     if document.get("cpindex_model_version") != MODEL_VERSION:
         raise ValueError(
             f"{path.name} is model version {document.get('cpindex_model_version')}, "
             f"this code needs {MODEL_VERSION}: run `cpindex feed train`"
         )
-    model: dict[str, Any] = document["splink_model"]
+    trained: dict[str, Any] = document["splink_model"]
+    model = settings(trained["probability_two_random_records_match"], dialect)
+    for fresh, old in zip(model["comparisons"], trained["comparisons"], strict=True):
+        for level, old_level in zip(
+            fresh["comparison_levels"], old["comparison_levels"], strict=True
+        ):
+            for key in ("m_probability", "u_probability"):
+                if key in old_level:
+                    level[key] = old_level[key]
     return model
 
 
