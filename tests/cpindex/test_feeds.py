@@ -455,3 +455,19 @@ def test_model_file_is_versioned_and_loads() -> None:
     document = json.loads(MODEL_PATH.read_text())
     assert document["cpindex_model_version"] == MODEL_VERSION
     assert load_model()["link_type"] == "link_only"
+
+
+def test_a_linked_involvement_shows_on_the_childs_record(store: Store) -> None:
+    from cpindex.records import load_record
+
+    synthetic = _feed(store, size=100)
+    row = next(r for r in synthetic.rows if synthetic.kinds[r.number] == "exact" and r.nhs_number)
+    store.cli("feed", "load", _write(store, "one.csv", to_csv([row])), "--source", SOURCE)
+    with store.engine.connect() as conn:
+        index_id = conn.execute(
+            select(child.c.index_id).where(child.c.pk == synthetic.truth[row.number])
+        ).scalar_one()
+        record = load_record(conn, index_id)
+    assert record is not None
+    shown = [(i.name, i.role, i.organisation, i.phone) for i in record.involvements]
+    assert (row.practitioner_name, row.role, row.organisation, row.phone) in shown
