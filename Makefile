@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --only-binary sqlcipher3 -e '.[index,dev]'
+	$(BIN)/pip install --quiet --only-binary sqlcipher3 -e '.[index,spark,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -42,12 +42,13 @@ unit: $(STAMP)
 ## make test: the whole suite, ruff and mypy included
 test: lint typecheck unit
 
-## make bench: every benchmark (search, client, lock, cache) at full size (1,000,000 children; seeded once, cached)
+## make bench: every benchmark (search, client, lock, cache, linkage) at full size (1,000,000 children; seeded once, cached)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/search.py --json benchmarks/results-search.json
 	$(BIN)/python benchmarks/client.py --json benchmarks/results-client.json
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/lock.py --json benchmarks/results-lock.json
 	$(BIN)/python benchmarks/cache.py --json benchmarks/results-cache.json
+	$(BIN)/python benchmarks/linkage.py --scale --json benchmarks/results-linkage.json
 
 ## make package: signed .deb (+ apt repo), MSI, SBOM, SHA256SUMS in dist/packages; the
 ## .deb is built twice and compared byte for byte (packaging/build.sh, docs/deployment.md)

@@ -1,4 +1,4 @@
-"""The `cpindex` command line: init, seed, serve, user, audit.
+"""The `cpindex` command line: init, seed, serve, user, audit, source, feed.
 
 Exit codes: 0 ok, 2 usage error, 1 anything else, with a one-line message on stderr.
 """
@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     report = audit_commands.add_parser("report", help="accesses worth a question (misuse rules)")
     report.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD")
     report.add_argument("--db", default=None)
+    _feed_parsers(commands)
     return parser
 
 
@@ -128,6 +129,58 @@ def _secret_box(engine: Engine, key_file: Path | None) -> tuple[SecretBox, bool,
     with serialised(engine) as conn:
         box, created = open_secret_box(conn, key_file)
         return box, created, seal_plain_secrets(conn, box)
+
+
+def _feed_parsers(commands: Any) -> None:
+    """`cpindex source ...` and `cpindex feed ...` (council data feeds, docs/feeds.md)."""
+    from cpindex.feeds.formats import DEFAULT_MAX_BYTES
+    from cpindex.feeds.link import DEFAULT_LINK, DEFAULT_PRESENT, DEFAULT_REVIEW
+
+    src = commands.add_parser("source", help="organisations allowed to send feeds")
+    src_commands = src.add_subparsers(dest="source_command", required=True, parser_class=_Parser)
+    src_add = src_commands.add_parser("add", help="register a source organisation")
+    src_add.add_argument("name")
+    src_add.add_argument("--db", default=None)
+    src_list = src_commands.add_parser("list", help="list sources and their current feed")
+    src_list.add_argument("--db", default=None)
+
+    feed = commands.add_parser("feed", help="load council data feeds; the review queue")
+    feed_commands = feed.add_subparsers(dest="feed_command", required=True, parser_class=_Parser)
+    load = feed_commands.add_parser("load", help="check, link and load a CSV or FHIR feed")
+    load.add_argument("file", type=Path)
+    load.add_argument("--source", required=True)
+    load.add_argument("--db", default=None)
+    load.add_argument("--link-threshold", type=_probability, default=DEFAULT_LINK)
+    load.add_argument("--review-threshold", type=_probability, default=DEFAULT_REVIEW)
+    load.add_argument(
+        "--present-share",
+        type=_probability,
+        default=DEFAULT_PRESENT,
+        help="the share of rows whose child is expected in the index",
+    )
+    load.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    load.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    load.add_argument("--report", type=Path, default=None, help="write the report as JSON")
+    train = feed_commands.add_parser("train", help="retrain the linkage model on the index")
+    train.add_argument("--db", default=None)
+    train.add_argument("--rows", type=int, default=4000, help="synthetic feed rows")
+    train.add_argument("--seed", type=int, default=7)
+    train.add_argument("--out", type=Path, default=None, help="default: the packaged model")
+    review = feed_commands.add_parser("review", help="the review queue of doubtful links")
+    review.add_argument("decision", nargs="?", choices=("link", "not-this-child"))
+    review.add_argument("--id", type=int, default=None)
+    review.add_argument("--by", default="cli", help="who decides (audited)")
+    review.add_argument("--db", default=None)
+
+
+def _probability(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give a probability between 0 and 1") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("give a probability between 0 and 1")
+    return value
 
 
 def _clock_time(raw: str) -> str:
@@ -224,6 +277,17 @@ def _run(args: argparse.Namespace) -> int:
         return serve(url, settings=settings, demo_codes=args.demo_codes, box=box)
     if args.command == "audit":
         return _audit(args, url)
+    if args.command in ("source", "feed"):
+        from cpindex.feeds.cli import run_feed_command
+
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            return run_feed_command(args, engine)
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from None
+        finally:
+            engine.dispose()
     return _user(args, url)
 
 
@@ -343,8 +407,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from cpindex.auth.sealing import KeyFileError
         from cpindex.auth.users import UnknownUser, UserExists
+        from cpindex.feeds.cli import describe_error
 
-        if isinstance(exc, UserExists):
+        feed_message = describe_error(exc)
+        if feed_message is not None:
+            message = feed_message
+        elif isinstance(exc, UserExists):
             message = f"user {exc} already exists"
         elif isinstance(exc, (KeyFileError, ValueError)):
             message = (str(exc) or type(exc).__name__).splitlines()[0][:300]

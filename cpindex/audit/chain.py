@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "Break",
     "anchor",
     "append_row",
+    "append_rows",
     "check_anchor",
     "content_of",
     "parse_anchor",
@@ -87,6 +88,33 @@ def append_row(conn: Connection, values: dict[str, Any]) -> int:
     conn.execute(
         update(audit_chain).where(audit_chain.c.id == 1).values(last_id=row_id, last_hash=row_hash)
     )
+    return row_id
+
+
+def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Chain and insert many rows under one head lock (a feed's link decisions); last id.
+
+    The same chain as `append_row` called once per row, in one INSERT and one head update.
+    """
+    head = conn.execute(
+        select(audit_chain.c.last_id, audit_chain.c.last_hash)
+        .where(audit_chain.c.id == 1)
+        .with_for_update()
+    ).one()
+    row_id, prev_hash = int(head[0]), str(head[1])
+    chained = []
+    for values in rows:
+        row_id += 1
+        row_hash = _hash(prev_hash, content_of(row_id, values))
+        chained.append({**values, "id": row_id, "prev_hash": prev_hash, "row_hash": row_hash})
+        prev_hash = row_hash
+    if chained:
+        conn.execute(insert(audit_event), chained)
+        conn.execute(
+            update(audit_chain)
+            .where(audit_chain.c.id == 1)
+            .values(last_id=row_id, last_hash=prev_hash)
+        )
     return row_id
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -37,6 +38,8 @@ __all__ = [
     "carer",
     "child",
     "child_name",
+    "feed",
+    "feed_review",
     "household",
     "involvement",
     "metadata",
@@ -44,6 +47,7 @@ __all__ = [
     "practitioner",
     "rate_counter",
     "seed_info",
+    "source",
     "user_account",
     "user_session",
 ]
@@ -93,6 +97,8 @@ practitioner = Table(
     Column("organisation", String(200), nullable=False),
     Column("phone", String(40), nullable=False),
     Column("email", String(200), nullable=False),
+    # The feed source that sent this practitioner (cpindex.feeds); None for the seed.
+    Column("source_id", Integer, ForeignKey("source.id"), nullable=True, index=True),
 )
 
 household = Table(
@@ -197,6 +203,54 @@ involvement = Table(
     Column("practitioner_id", Integer, ForeignKey("practitioner.id"), nullable=False),
     Column("since", Date, nullable=False),
     Column("lead", Boolean, nullable=False),
+    # Where it came from (cpindex.feeds): None for the seed. A newer feed from a source
+    # replaces every involvement with that source_id.
+    Column("source_id", Integer, ForeignKey("source.id"), nullable=True, index=True),
+    Column("feed_id", Integer, ForeignKey("feed.id"), nullable=True),
+)
+
+# --- council data feeds (cpindex.feeds) -------------------------------------------------------
+
+# A registered organisation allowed to send feeds (`cpindex source add`).
+source = Table(
+    "source",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per loaded file; `current` marks the one whose involvements are in the index.
+feed = Table(
+    "feed",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("source.id"), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False),
+    Column("format", String(10), nullable=False),  # csv | fhir
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("linked", Integer, nullable=False),
+    Column("review", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("current", Boolean, nullable=False),
+    Column("report", Text, nullable=False),  # JSON: counts and rejected rows (numbers, reasons)
+)
+
+# Doubtful links waiting for the index team: the feed row (JSON) and its best candidate.
+feed_review = Table(
+    "feed_review",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, ForeignKey("feed.id"), nullable=False, index=True),
+    Column("row_number", Integer, nullable=False),
+    Column("child_pk", Integer, ForeignKey("child.pk"), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("row_json", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # pending | linked | not-linked | superseded
+    Column("decided_by", String(100), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Index("ix_feed_review_status", "status"),
 )
 
 user_account = Table(

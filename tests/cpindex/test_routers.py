@@ -33,4 +33,5 @@ def test_every_resource_has_its_router() -> None:
         "/AuditEvent",
         "/AuditEvent/$misuse",
         "/metadata",
+        "/$feed",
     }
