@@ -226,3 +226,27 @@ def test_one_bad_row_fails_only_its_own_request(seeded_engine: Engine) -> None:
     assert _rows_per_request(seeded_engine, good) == dict.fromkeys(good, 1)
     with seeded_engine.connect() as conn:
         assert verify_chain(conn)[2] is None
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_serve_workers_share_one_port_one_store_and_one_chain(
+    seeded_engine: Engine, tmp_path: Path, workers: int
+) -> None:
+    (server,) = _start(seeded_engine, tmp_path, 1, "--workers", str(workers))
+    try:
+        tokens = [_token(server, seeded_engine) for _ in range(2)]
+        children = _index_ids(seeded_engine, 30)
+
+        def one(i: int) -> tuple[str, int]:
+            return _request(server, tokens[i % 2], children[i % 30], view=i % 3 == 0)
+
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(one, range(80)))
+    finally:
+        server.stop()
+    assert server.process.returncode == 0  # SIGTERM stops every worker cleanly
+    assert {code for _, code in results} == {200}
+    ids = [request_id for request_id, _ in results]
+    assert _rows_per_request(seeded_engine, ids) == dict.fromkeys(ids, 1)
+    with seeded_engine.connect() as conn:
+        assert verify_chain(conn)[2] is None
