@@ -36,6 +36,7 @@ __all__ = ["GroupWriter", "Limit", "Written"]
 _log = logging.getLogger("cpindex.audit")
 _MAX_GROUP = 500
 _WAIT_SECONDS = 120.0  # a store that does not answer in this long fails the request
+_IDLE_SECONDS = 30.0  # an idle writer thread ends (servers in tests come and go)
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,9 @@ class _Job:
 class GroupWriter:
     """Appends audit rows for one process; `append` returns once the row is committed.
 
-    The thread starts at the first append and stops at `close` (a daemon: a process that
-    ends without closing loses nothing committed, and no answer waits on an uncommitted row).
+    The thread starts at the first append and ends after 30 s idle or at `close` (a
+    daemon: a process that ends without closing loses nothing committed, and no answer
+    waits on an uncommitted row).
     """
 
     def __init__(self, engine: Engine, clock: Clock, *, max_group: int = _MAX_GROUP) -> None:
@@ -86,10 +88,10 @@ class GroupWriter:
     def append(self, values: dict[str, Any], limit: Limit | None = None) -> Written:
         """Queue one row (`at` is set when its group is written) and wait for its commit."""
         job = _Job(values, limit)
-        self._start()
-        with self._lock:
+        with self._lock:  # put under the lock: a thread stopping when idle cannot miss it
+            self._start()
             self.waiting += 1
-        self._queue.put(job)
+            self._queue.put(job)
         try:
             if not job.done.wait(_WAIT_SECONDS):
                 raise TimeoutError("the audit row was not written in time")
@@ -106,24 +108,32 @@ class GroupWriter:
         with self._lock:
             self._closed = True
             thread = self._thread
+            if thread is not None:
+                self._queue.put(None)
         if thread is not None:
-            self._queue.put(None)
             thread.join()
 
     def _start(self) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the audit writer is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="cpindex-audit-writer", daemon=True
-                )
-                self._thread.start()
+        """Under self._lock: a writer thread is running (started again after idling)."""
+        if self._closed:
+            raise RuntimeError("the audit writer is closed")
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="cpindex-audit-writer", daemon=True
+            )
+            self._thread.start()
 
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=_IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():  # idle: stop; the next append starts one
+                        self._thread = None
+                        return
+                continue
             if first is None:
                 break
             jobs = [first]
