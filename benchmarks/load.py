@@ -279,7 +279,7 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--postgres-url", default=os.environ.get("CPINDEX_BENCH_POSTGRES_URL"))
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--sqlite-workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--sqlite-workers", type=int, nargs="+", default=[1, 2], help="0: none")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--modes", nargs="+", default=["search", "mixed"])
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
@@ -300,7 +300,7 @@ def main() -> int:
         targets.append(Target("baseline_sqlite_w1", args.baseline_code.resolve(), base_url, 1))
     sqlite_url = f"sqlite:///{CACHE / f'load-{args.children}-head.db'}"
     seed(ROOT, sqlite_url, args.children)
-    targets += [Target(f"sqlite_w{n}", ROOT, sqlite_url, n) for n in args.sqlite_workers]
+    targets += [Target(f"sqlite_w{n}", ROOT, sqlite_url, n) for n in args.sqlite_workers if n]
     if args.postgres_url:
         seed(ROOT, args.postgres_url, args.children)
         targets += [Target(f"postgres_w{n}", ROOT, args.postgres_url, n) for n in args.workers]

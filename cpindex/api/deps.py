@@ -138,7 +138,9 @@ class AuditWriter:
         self.request = request
         self.services = services
 
-    def _values(self, info: SessionInfo | None, action: str, outcome: str, **kw: Any) -> Any:
+    def _values(
+        self, info: SessionInfo | None, action: str, outcome: str, **kw: Any
+    ) -> dict[str, Any]:
         return row_values(
             at=self.services.clock.now(),  # replaced by the group's commit time
             action=action,
