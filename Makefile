@@ -45,6 +45,7 @@ test: lint typecheck unit
 ## make bench: every benchmark (search, client, lock, cache, linkage) at full size (1,000,000 children; seeded once, cached)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/search.py --json benchmarks/results-search.json
+	$(BIN)/python benchmarks/load.py --children 1000000 --json benchmarks/results-load.json
 	$(BIN)/python benchmarks/client.py --json benchmarks/results-client.json
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/lock.py --json benchmarks/results-lock.json
 	$(BIN)/python benchmarks/cache.py --json benchmarks/results-cache.json

@@ -99,6 +99,14 @@ class ServerSettings:
         False, "Serve the interactive API page at /docs (/openapi.json is always served).",
         group="server",
     )  # fmt: skip
+    workers: int = _setting(
+        1,
+        "Server processes sharing the port and the store (POSIX); each appends its audit rows "
+        "in groups, one chain for all.",
+        minimum=1,
+        maximum=64,
+        group="server",
+    )
     max_header_bytes: int = _setting(
         8192,
         "Largest request line and header block, in bytes (more: 431).",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import ssl
 import threading
 import time
@@ -23,7 +24,8 @@ from cpindex.auth.sealing import SecretBox
 from cpindex.config import ServerSettings
 from cpindex.search.engine import warm_up
 from cpindex.seed.demo import DEMO_ACCOUNTS
-from cpindex.store.db import make_engine, upgrade
+from cpindex.store.db import check_postgres_settings, make_engine, upgrade
+from cpindex.workers import serve_workers
 
 __all__ = ["AEAD_CIPHERS", "demo_code_lines", "serve"]
 
@@ -62,9 +64,11 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _announce(server: uvicorn.Server, url: str, demo_codes: bool) -> None:
-    while not server.started:
-        if server.should_exit:
+def _announce(
+    started: Callable[[], bool], stopping: Callable[[], bool], url: str, demo_codes: bool
+) -> None:
+    while not started():
+        if stopping():
             return
         time.sleep(0.02)
     if demo_codes:  # codes first, so whoever waits for "ready" already has them
@@ -72,11 +76,11 @@ def _announce(server: uvicorn.Server, url: str, demo_codes: bool) -> None:
     print(f"cpindex ready on {url}", flush=True)
     if not demo_codes:
         return
-    while not server.should_exit:
+    while not stopping():
         wake = (int(time.time()) // 30 + 1) * 30
-        while not server.should_exit and time.time() < wake:
+        while not stopping() and time.time() < wake:
             time.sleep(0.2)
-        if not server.should_exit:
+        if not stopping():
             print("\n".join(demo_code_lines()), flush=True)
 
 
@@ -95,11 +99,35 @@ def serve(
     demo_codes: bool = False,
     box: SecretBox | None = None,
 ) -> int:
+    """Serve until SIGTERM/SIGINT; with `workers` above 1, as that many processes."""
     settings = settings or ServerSettings.from_env()
     engine = make_engine(db_url)
     upgrade(engine)
+    check_postgres_settings(engine)
+    engine.dispose()
+    url = f"{'https' if settings.tls_cert else 'http'}://{settings.host}:{settings.port}"
+    if settings.workers > 1:
+        return serve_workers(
+            settings, url, demo_codes, lambda sock, ready: _serve_one(db_url, settings, box, sock,
+                                                                       ready, url, False),
+        )  # fmt: skip
+    return _serve_one(db_url, settings, box, None, None, url, demo_codes)
+
+
+def _serve_one(
+    db_url: str,
+    settings: ServerSettings,
+    box: SecretBox | None,
+    sock: socket.socket | None,
+    ready: Callable[[], None] | None,
+    url: str,
+    demo_codes: bool,
+) -> int:
+    """One server process: its own engine, app and audit group writer."""
+    engine = make_engine(db_url)
     warm_up()
-    app = create_app(Services.build(engine, settings, box=box))
+    services = Services.build(engine, settings, box=box)
+    app = create_app(services)
     limits = ConnectionLimits(
         max_header_bytes=settings.max_header_bytes,
         max_headers=settings.max_headers,
@@ -124,10 +152,24 @@ def serve(
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)
-    scheme = "https" if tls else "http"
-    url = f"{scheme}://{settings.host}:{settings.port}"
-    announcer = threading.Thread(target=_announce, args=(server, url, demo_codes), daemon=True)
+    if ready is None:
+        announcer = threading.Thread(
+            target=_announce,
+            args=(lambda: server.started, lambda: server.should_exit, url, demo_codes),
+            daemon=True,
+        )
+    else:
+        announcer = threading.Thread(target=_signal_ready, args=(server, ready), daemon=True)
     announcer.start()
-    server.run()
+    server.run(sockets=[sock] if sock is not None else None)
+    services.audit_log.close()
     engine.dispose()
     return 0 if server.started else 1
+
+
+def _signal_ready(server: uvicorn.Server, ready: Callable[[], None]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.02)
+    ready()

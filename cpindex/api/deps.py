@@ -1,5 +1,5 @@
 """Dependencies the routers share: the services, the signed-in user, the audit writer (which
-also spends the rate limits, in the audit row's own transaction) and the JSON body.
+also spends the rate limits, in the audit group's transaction) and the JSON body.
 
 Routers declare what they need as parameters (`info: SignedIn`, `audit: Audit`,
 `body: JsonBody`); FastAPI resolves them in the order given, so a route that needs the
@@ -16,17 +16,14 @@ import logging
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 from starlette.types import Scope
 
 from cpindex.api.services import Services
-from cpindex.audit import record_event
-from cpindex.auth.limits import take
+from cpindex.audit import row_values
+from cpindex.audit.group import Limit
 from cpindex.auth.sessions import SessionInfo
 from cpindex.config import ServerSettings
 from cpindex.errors import RequestError
-from cpindex.store.db import serialised
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -131,24 +128,21 @@ def signed_in(request: Request) -> SessionInfo:
 
 
 class AuditWriter:
-    """Writes audit rows for one request (its id, the signed-in user's role and organisation)."""
+    """Writes audit rows for one request (its id, the signed-in user's role and organisation).
+
+    Rows go through the process's group writer (cpindex.audit.group): each call returns
+    once its row is committed, so the answer is sent only after its audit row exists.
+    """
 
     def __init__(self, request: Request, services: Services) -> None:
         self.request = request
         self.services = services
 
-    def __call__(
-        self,
-        info: SessionInfo | None,
-        action: str,
-        outcome: str,
-        *,
-        conn: Connection | None = None,
-        **kw: Any,
-    ) -> None:
-        record_event(
-            conn if conn is not None else self.services.engine,
-            at=self.services.clock.now(),
+    def _values(
+        self, info: SessionInfo | None, action: str, outcome: str, **kw: Any
+    ) -> dict[str, Any]:
+        return row_values(
+            at=self.services.clock.now(),  # replaced by the group's commit time
             action=action,
             outcome=outcome,
             request_id=self.request.scope.get("state", {}).get("request_id"),
@@ -159,33 +153,31 @@ class AuditWriter:
             **kw,
         )
 
+    def __call__(self, info: SessionInfo | None, action: str, outcome: str, **kw: Any) -> None:
+        self.services.audit_log.append(self._values(info, action, outcome, **kw))
+
     def lock_out(self, username: str) -> None:
         settings = self.services.settings
         detail = {"minutes": settings.lockout_minutes, "failures": settings.lockout_failures}
         self(None, "lock-out", "success", username=username, detail=detail)
 
     def limited(self, info: SessionInfo, kind: str, limit: int, **kw: Any) -> None:
-        """Spend one `kind` request and write its audit row in one serialised transaction.
+        """Spend one `kind` request and write its audit row in the same group transaction.
 
-        Done after the work (a search costs less than a second commit would), before the
+        Done after the work (the search's reads never wait for the write lock), before the
         answer: over the limit, the row says so and the caller gets 429, not the results.
         """
-        for attempt in (1, 2):
-            try:
-                with serialised(self.services.engine) as conn:
-                    now = self.services.clock.now()
-                    wait = take(conn, info.user.user_id, kind, limit, now)
-                    if wait is not None:
-                        kw["detail"] = {
-                            k: v for k, v in kw.get("detail", {}).items() if k != "results"
-                        }
-                        self(info, kind, "rate-limited", conn=conn, **kw)
-                    else:
-                        self(info, kind, kw.pop("outcome", "success"), conn=conn, **kw)
-                break
-            except IntegrityError:  # two processes created the same counter row at once
-                if attempt == 2:
-                    raise
+        outcome = kw.pop("outcome", "success")
+        refused_detail = {k: v for k, v in kw.get("detail", {}).items() if k != "results"}
+        refused = self._values(info, kind, "rate-limited", **{**kw, "detail": refused_detail})
+
+        def over(values: dict[str, Any]) -> dict[str, Any]:
+            return {**refused, "at": values["at"]}
+
+        written = self.services.audit_log.append(
+            self._values(info, kind, outcome, **kw), Limit(info.user.user_id, kind, limit, over)
+        )
+        wait = written.wait
         if wait is not None:
             raise RequestError(
                 429,
@@ -212,17 +204,18 @@ def audit_failure(scope: Scope) -> None:
     route = getattr(scope.get("route"), "path", None) or "unmatched"
     detail = {"method": scope.get("method"), "route": route, "error": "SERVER_ERROR"}
     try:
-        record_event(
-            services.engine,
-            at=services.clock.now(),
-            action="request",
-            outcome="error",
-            request_id=state.get("request_id"),
-            username=info.user.username if info else None,
-            role=info.user.role if info else None,
-            organisation=info.user.organisation if info else None,
-            detail=detail,
-            client_address=client_address(scope, services.settings),
+        services.audit_log.append(
+            row_values(
+                at=services.clock.now(),
+                action="request",
+                outcome="error",
+                request_id=state.get("request_id"),
+                username=info.user.username if info else None,
+                role=info.user.role if info else None,
+                organisation=info.user.organisation if info else None,
+                detail=detail,
+                client_address=client_address(scope, services.settings),
+            )
         )
     except Exception as exc:  # logged by type only: no child data
         _log.error("could not audit a failed request: %s", type(exc).__name__)

@@ -1,4 +1,5 @@
-"""`Services`: what every router needs (store, settings, clock, sessions), built once."""
+"""`Services`: what every router needs (store, settings, clock, sessions, the audit's group
+writer), built once per process."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from cpindex.audit.group import GroupWriter
 from cpindex.auth.sealing import SecretBox
 from cpindex.auth.sessions import SessionStore
 from cpindex.clock import Clock, SystemClock
@@ -21,6 +23,7 @@ class Services:
     settings: ServerSettings
     clock: Clock
     sessions: SessionStore
+    audit_log: GroupWriter  # every request's audit rows, committed in groups
 
     @classmethod
     def build(
@@ -42,4 +45,4 @@ class Services:
             lockout=dt.timedelta(minutes=settings.lockout_minutes),
             box=box,
         )
-        return cls(engine, settings, clock, sessions)
+        return cls(engine, settings, clock, sessions, GroupWriter(engine, clock))

@@ -16,11 +16,10 @@ from sqlalchemy import Connection, Engine
 from cpindex.audit.chain import append_row
 from cpindex.store.db import serialised
 
-__all__ = ["record_event"]
+__all__ = ["record_event", "row_values"]
 
 
-def record_event(
-    target: Engine | Connection,
+def row_values(
     *,
     at: dt.datetime,
     action: str,
@@ -32,14 +31,9 @@ def record_event(
     patient_id: str | None = None,
     detail: dict[str, Any] | None = None,
     client_address: str | None = None,
-) -> int:
-    """Append one chained audit row (action: sign-in, search, view, unlock, sign-out...).
-
-    Given an Engine, the row is written in its own serialised transaction. Given a
-    Connection, it must already be in one (`cpindex.store.db.serialised`), so the row
-    commits with whatever else that transaction changes (a lock-out and its audit row).
-    """
-    values = {
+) -> dict[str, Any]:
+    """One audit row's fields, as the chain hashes them (detail as canonical JSON)."""
+    return {
         "at": at,
         "request_id": request_id,
         "username": username,
@@ -51,6 +45,18 @@ def record_event(
         "detail": json.dumps(detail, sort_keys=True) if detail is not None else None,
         "client_address": client_address,
     }
+
+
+def record_event(target: Engine | Connection, **fields: Any) -> int:
+    """Append one chained audit row (action: sign-in, search, view, unlock, sign-out...).
+
+    `fields` are `row_values`'s. Given an Engine, the row is written in its own serialised
+    transaction. Given a Connection, it must already be in one
+    (`cpindex.store.db.serialised`), so the row commits with whatever else that
+    transaction changes (a lock-out and its audit row). A server's requests go through
+    its group writer instead (cpindex.audit.group).
+    """
+    values = row_values(**fields)
     if isinstance(target, Connection):
         return append_row(target, values)
     with serialised(target) as conn:

@@ -3,15 +3,16 @@
 The only SQLite-specific code in cpindex lives in `_sqlite_pragmas`,
 `_sqlite_bulk_pragmas` and `serialised` below (marked) and in the `sqlite` branch of
 `make_engine` (its connection options); the only PostgreSQL-specific code in
-`reset_sequences` and `serialised` (marked). Everything else is portable SQLAlchemy Core,
-so a PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
+`reset_sequences`, the settings check and `serialised` (marked). Everything else is
+portable SQLAlchemy Core, so a PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,11 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 
 __all__ = [
+    "check_postgres_settings",
     "default_database_url",
     "is_sqlite",
     "make_engine",
+    "postgres_settings_off",
     "reset_sequences",
     "serialised",
     "upgrade",
@@ -96,6 +99,51 @@ def reset_sequences(connection: Connection, tables: tuple[str, ...]) -> None:
             f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "  # noqa: S608
             f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
         )
+
+
+# What the index needs of a PostgreSQL server (docs/index.md shows the configuration
+# snippet): name -> (test on the value in the setting's base unit, what to set). Memory
+# sizes are compared in kB, whatever unit the server reports them in.
+_PG_NEEDS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "shared_buffers": (lambda kb: kb >= 256 * 1024, "at least 256MB (a quarter of RAM)"),
+    "effective_cache_size": (lambda kb: kb >= 1024 * 1024, "at least 1GB (most of RAM)"),
+    "work_mem": (lambda kb: kb >= 8 * 1024, "at least 8MB"),
+    "random_page_cost": (lambda cost: cost <= 1.5, "1.1 on SSD storage"),
+    "jit": (lambda on: not on, "off (compiling a millisecond query costs more than it saves)"),
+}
+_PG_UNITS_KB = {"B": 1 / 1024, "kB": 1, "8kB": 8, "MB": 1024, "GB": 1024 * 1024}
+
+
+def postgres_settings_off(connection: Connection) -> list[str]:
+    """One line per setting of this PostgreSQL server that is off what the index needs."""
+    if connection.dialect.name != "postgresql":
+        return []
+    rows = connection.exec_driver_sql(
+        "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%(names)s)",
+        {"names": list(_PG_NEEDS)},
+    ).all()
+    off = []
+    for name, setting, unit in rows:
+        test, wanted = _PG_NEEDS[name]
+        if setting in ("on", "off"):
+            value = 1.0 if setting == "on" else 0.0
+        else:
+            value = float(setting) * _PG_UNITS_KB.get(unit or "", 1)
+        if not test(value):
+            shown = f"{setting}{' x ' + unit if unit else ''}"
+            off.append(f"{name} is {shown}; set {wanted}")
+    return sorted(off)
+
+
+def check_postgres_settings(engine: Engine) -> list[str]:
+    """Warn on stderr about each PostgreSQL setting that is off (at start); the lines."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as connection:
+        off = postgres_settings_off(connection)
+    for line in off:
+        print(f"cpindex: warning: PostgreSQL setting {line} (docs/index.md)", file=sys.stderr)
+    return off
 
 
 # --- end of PostgreSQL-specific code -----------------------------------------------------
