@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from cpindex.api.deps import Audit, AuditWriter, JsonBody, ServicesDep, SignedIn, iso
 from cpindex.api.fhir import EXT
+from cpindex.api.openapi import query_parameters
 from cpindex.api.outcomes import fhir_response
 from cpindex.auth.limits import take
 from cpindex.auth.sessions import SessionInfo
@@ -239,7 +240,13 @@ def _mine(info: SessionInfo) -> ColumnElement[bool]:
     return where
 
 
-@router.get("/Communication")
+_INBOX_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
+    "recipient": ({"type": "string"}, "me (default), or index-team for the team's queue"),
+    "status": ({"type": "string"}, "in-progress (not done) or completed"),
+}
+
+
+@router.get("/Communication", openapi_extra=query_parameters(_INBOX_PARAMETERS))
 def inbox(request: Request, info: SignedIn, services: ServicesDep, audit: Audit) -> Response:
     """The signed-in user's notices (`recipient=me`), or the index team's queue."""
     params = dict(request.query_params.multi_items())
