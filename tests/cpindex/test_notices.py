@@ -153,6 +153,11 @@ def test_a_notice_reaches_the_lead_professional_and_is_audited(
     other = Client(api.client, sign_in(api.client, api.clock, "social.demo"))
     assert other.get(f"/Communication/{notice_id}")[0] == 404
     assert other.post(f"/Communication/{notice_id}/$done")[0] == 404
+    team = Client(api.client, sign_in(api.client, api.clock, "indexteam.demo"))
+    status, history = team.get("/AuditEvent", patient=OLIVIA.index_id)
+    assert status == 200
+    _valid(history)
+    assert "notice-send" in json.dumps(history)
     actions = _actions(seeded_engine, OLIVIA.index_id)
     assert ("notice-send", "success", "nurse.demo") in actions
     assert ("notice-read", "success", lead_name) in actions
