@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -51,6 +52,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["notices"])
 
 TEAM = "index-team"
+_INDEX_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 TEAM_REFERENCE = "Organization/index-team"
 STATUSES = {"in-progress": False, "completed": True}  # status -> done
 
@@ -213,7 +215,7 @@ def _refused(
 
 
 def _known(patient_id: str | None) -> str | None:
-    return patient_id[:36] if patient_id and patient_id.replace("-", "").isalnum() else None
+    return patient_id if patient_id and _INDEX_ID.fullmatch(patient_id) else None
 
 
 def _bundle(services: Any, where: ColumnElement[bool], kind: str, status: int = 200) -> Response:

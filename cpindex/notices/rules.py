@@ -38,6 +38,6 @@ def check_text(value: Any) -> str:
 
 
 def check_category(value: Any) -> str:
-    if value not in CATEGORIES:
+    if not isinstance(value, str) or value not in CATEGORIES:
         raise _bad("Give the notice a category: " + ", ".join(CATEGORIES) + ".")
     return str(value)
