@@ -15,11 +15,12 @@ from sqlalchemy import Engine, func, select
 from cpindex.api import create_app
 from cpindex.audit.chain import verify_chain
 from cpindex.audit.misuse import find_misuse
+from cpindex.cli import main
 from cpindex.clock import ManualClock
 from cpindex.config import ServerSettings
 from cpindex.notices.accounts import link_practitioner
 from cpindex.seed.demo import fixed_child
-from cpindex.store.schema import audit_event, notice
+from cpindex.store.schema import audit_event, notice, practitioner_account, user_account
 from tests.cpindex.conftest import (
     RAISED,
     Api,
@@ -322,3 +323,26 @@ def test_a_shielded_child_goes_through_the_index_team(api: Api, seeded_engine: E
     actions = _actions(seeded_engine, JAYDEN.index_id)
     for action in ("notice-send", "notice-relay", "notice-answer"):
         assert (action, "success", name if action == "notice-send" else "indexteam.demo") in actions
+
+
+def test_cpindex_user_link_links_and_audits(
+    seeded_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name, _secret = new_user(seeded_engine)
+    url = seeded_engine.url.render_as_string(hide_password=False)
+    email = OLIVIA.involvements[2].email.upper()  # compared case-insensitively
+    assert main(["user", "link", name, "--practitioner-email", email, "--db", url]) == 0
+    assert "linked 1 practitioner row(s)" in capsys.readouterr().out
+    with seeded_engine.connect() as conn:
+        linked = conn.execute(
+            select(practitioner_account.c.user_id).join(
+                user_account, user_account.c.id == practitioner_account.c.user_id
+            ).where(user_account.c.username == name)
+        ).all()  # fmt: skip
+        audited = conn.execute(
+            select(audit_event.c.detail).where(audit_event.c.action == "account-link")
+            .where(audit_event.c.username == name)
+        ).scalar_one()  # fmt: skip
+    assert len(linked) == 1 and json.loads(audited)["practitioners"] == 1
+    assert main(["user", "link", name, "--practitioner-email", "nobody@example.org",
+                 "--db", url]) == 1  # fmt: skip
