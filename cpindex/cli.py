@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         sub = user_commands.add_parser(name, help=text)
         sub.add_argument("name")
         sub.add_argument("--db", default=None)
+    link = user_commands.add_parser(
+        "link", help="receive the notices of the practitioner with this work email"
+    )
+    link.add_argument("name")
+    link.add_argument("--practitioner-email", required=True)
+    link.add_argument("--db", default=None)
     listing = user_commands.add_parser("list", help="list users")
     listing.add_argument("--db", default=None)
 
@@ -355,6 +361,7 @@ def _user_on(args: argparse.Namespace, engine: Engine) -> int:
     """Each change and its audit row (with the OS user who made it) commit together."""
     from cpindex.audit.organisations import set_organisation_kind
     from cpindex.auth import users
+    from cpindex.notices.accounts import link_practitioner
 
     upgrade(engine)
     box = None
@@ -386,6 +393,9 @@ def _user_on(args: argparse.Namespace, engine: Engine) -> int:
             users.disable_user(conn, args.name, by=by)
         elif args.user_command == "unlock":
             users.unlock_user(conn, args.name, by=by)
+        elif args.user_command == "link":  # notices (cpindex.notices.accounts)
+            count = link_practitioner(conn, args.name, args.practitioner_email, by=by)
+            lines.append(f"linked {count} practitioner row(s)")
         else:
             for row in users.list_users(conn):
                 state = "disabled" if row.disabled else "active"

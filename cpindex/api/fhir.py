@@ -55,8 +55,11 @@ def _address(line1: str, line2: str | None, city: str | None, postcode: str) -> 
     return address
 
 
-def patient_resource(child: ChildRow, index_team_phone: str) -> dict[str, Any]:
-    """A Patient; for a shielded child, the restricted form only."""
+def patient_resource(
+    child: ChildRow, index_team_phone: str, *, full: bool = False
+) -> dict[str, Any]:
+    """A Patient; for a shielded child, the restricted form only, unless `full` (the index
+    team's audited view: every field, still labelled restricted)."""
     patient: dict[str, Any] = {
         "resourceType": "Patient",
         "id": child.index_id,
@@ -66,7 +69,9 @@ def patient_resource(child: ChildRow, index_team_phone: str) -> dict[str, Any]:
         "gender": child.gender,
         "birthDate": child.birth_date.isoformat(),
     }
-    if child.shielded:
+    if child.shielded and full:
+        patient["meta"] = {"security": [dict(RESTRICTED)]}
+    elif child.shielded:
         # Official name only: a previous name or alias could point to the old address.
         patient["name"] = [n for n in patient["name"] if n["use"] == "official"][:1]
         patient["meta"] = {"security": [dict(RESTRICTED)]}
@@ -157,11 +162,14 @@ def _entry(resource: dict[str, Any]) -> dict[str, Any]:
     return {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
 
 
-def everything_bundle(record: RecordRow, index_team_phone: str, now: dt.datetime) -> dict[str, Any]:
-    """The record as a collection Bundle; a shielded child's holds the Patient alone."""
+def everything_bundle(
+    record: RecordRow, index_team_phone: str, now: dt.datetime, *, full: bool = False
+) -> dict[str, Any]:
+    """The record as a collection Bundle; a shielded child's holds the restricted Patient
+    alone unless `full`, which only the index team's role is given (cpindex.api.patient)."""
     pid = record.child.index_id
-    resources = [patient_resource(record.child, index_team_phone)]
-    if not record.child.shielded:
+    resources = [patient_resource(record.child, index_team_phone, full=full)]
+    if not record.child.shielded or full:
         resources += [_related_person(pid, i, c) for i, c in enumerate(record.carers, start=1)]
         resources += [
             _organisation(pid, org) for org in (record.school, record.gp) if org is not None

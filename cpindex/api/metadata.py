@@ -59,8 +59,17 @@ def capability_statement(now: dt.datetime) -> dict[str, Any]:
                                 "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                             }
                         ],
-                    }
+                    },
+                    {  # notices (cpindex.api.notices)
+                        "type": "Communication",
+                        "interaction": [{"code": "create"}, {"code": "read"},
+                                        {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "recipient", "type": "token"},
+                            {"name": "status", "type": "token"},
+                        ],
+                    },
                 ],
             }
         ],
-    }
+    }  # fmt: skip

@@ -85,6 +85,17 @@ _SUCCESS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, str]] = {
         "AuditEvents worth a question, each with its misuse-rule extensions",
     ),
     ("get", "/metadata"): ("200", _resource("CapabilityStatement"), "The CapabilityStatement"),
+    # Notices (cpindex.api.notices)
+    ("post", "/Communication"): ("201", _resource("Bundle"), "The notices stored"),
+    ("get", "/Communication"): ("200", _resource("Bundle"), "A searchset Bundle of notices"),
+    ("get", "/Communication/{notice_id}"): ("200", _resource("Communication"), "The notice"),
+    ("post", "/Communication/{notice_id}/$done"): (
+        "200",
+        _resource("Communication"),
+        "The notice, done",
+    ),
+    ("post", "/Communication/{notice_id}/$relay"): ("201", _resource("Bundle"), "Relayed"),
+    ("post", "/Communication/{notice_id}/$answer"): ("201", _resource("Bundle"), "Answered"),
 }
 _PUBLIC = {("post", "/auth/session"), ("get", "/metadata")}
 

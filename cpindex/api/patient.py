@@ -109,9 +109,12 @@ def everything(
             info, "view", limit, outcome="not-found", patient_id=patient_id[:36], detail=detail
         )
         raise RequestError(404, "not-found", "RESOURCE_NOT_FOUND", "No child has that id.")
+    full = info.user.role == "index-team"  # the index team sees a shielded record, audited
+    if full and record.child.shielded:
+        detail["served"] = "full"  # listed by the misuse report (cpindex.audit.misuse)
     audit.limited(info, "view", limit, patient_id=patient_id, detail=detail)
     phone = services.settings.index_team_phone
-    return fhir_response(everything_bundle(record, phone, services.clock.now()))
+    return fhir_response(everything_bundle(record, phone, services.clock.now(), full=full))
 
 
 def _access_reason(reason: str | None, reason_text: str | None) -> tuple[str, str]:

@@ -16,6 +16,9 @@ famous children). The rules, each a constant below so the report can be tuned:
 - out-of-hours: searches or views outside the user's working hours (local time,
   Europe/London; DEFAULT_HOURS unless the account says otherwise), one finding a day;
 - shielded-child: every view of a shielded child;
+- shielded-full-record: every view in which the index team was served a shielded
+  child's full record (issue 18: the team may, with a reason, and every such view is
+  listed here besides shielded-child);
 - emergency-or-other: every view given the reason other, and every view given
   emergency-care by a user whose organisation is not an emergency service (the kind
   recorded on the account: cpindex.audit.organisations). An A&E nurse gives
@@ -59,6 +62,7 @@ RULES = {
     "fishing": "many searches returning children, none followed by a view",
     "out-of-hours": "searched or viewed outside working hours",
     "shielded-child": "opened a shielded child's record",
+    "shielded-full-record": "the index team opened a shielded child's full record",
     "emergency-or-other": "gave the reason other, or emergency-care outside an emergency service",
 }
 
@@ -229,6 +233,8 @@ def _view_findings(
     reason = detail.get("reason")
     if reason == "other" or (reason == "emergency-care" and (user is None or not user.emergency)):
         flag("emergency-or-other")
+    if detail.get("served") == "full":
+        flag("shielded-full-record")
     if found is None:
         return out
     names, postcode, shielded = found

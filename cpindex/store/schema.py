@@ -43,8 +43,10 @@ __all__ = [
     "household",
     "involvement",
     "metadata",
+    "notice",
     "organisation",
     "practitioner",
+    "practitioner_account",
     "rate_counter",
     "seed_info",
     "source",
@@ -335,6 +337,33 @@ rate_counter = Table(
     Column("kind", String(10), primary_key=True, autoincrement=False),
     Column("window_start", UTCDateTime, nullable=False),
     Column("count", Integer, nullable=False),
+)
+
+# Which user account a practitioner row is (cpindex.notices.accounts.link_practitioner):
+# an index practitioner is only a name on an involvement until linked (migration 0010).
+practitioner_account = Table(
+    "practitioner_account",
+    metadata,
+    Column("practitioner_id", Integer, ForeignKey("practitioner.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("user_account.id"), nullable=False, index=True),
+)
+
+# Notices about a child (cpindex.notices), one row per recipient: a user, or the index
+# team's queue (recipient_user_id NULL). Migration 0010.
+notice = Table(
+    "notice",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", Integer, ForeignKey("user_account.id"), nullable=False),
+    Column("recipient_user_id", Integer, ForeignKey("user_account.id"), nullable=True),
+    Column("child_pk", Integer, ForeignKey("child.pk"), nullable=False),
+    Column("category", String(30), nullable=False),  # attendance | safeguarding-concern ...
+    Column("text", String(1000), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("read_at", UTCDateTime, nullable=True),
+    Column("done_at", UTCDateTime, nullable=True),
+    Column("relayed_from", Integer, ForeignKey("notice.id"), nullable=True),
+    Index("ix_notice_recipient", "recipient_user_id", "done_at"),
 )
 
 seed_info = Table(

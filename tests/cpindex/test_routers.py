@@ -34,4 +34,9 @@ def test_every_resource_has_its_router() -> None:
         "/AuditEvent/$misuse",
         "/metadata",
         "/$feed",
+        "/Communication",
+        "/Communication/{notice_id}",
+        "/Communication/{notice_id}/$done",
+        "/Communication/{notice_id}/$relay",
+        "/Communication/{notice_id}/$answer",
     }
