@@ -189,7 +189,9 @@ def _policy_summary(policy: Policy) -> str:
     for s in SETTINGS:
         by_layer[policy.layer(s.key)] += 1
     server = policy.server_url or "no server_url set"
+    override = by_layer[Layer.OVERRIDE_MANAGED] + by_layer[Layer.OVERRIDE_RECOMMENDED]
     return (
         f"{server}; {by_layer[Layer.MANAGED]} managed, "
-        f"{by_layer[Layer.RECOMMENDED]} recommended, {by_layer[Layer.USER]} user settings"
+        f"{by_layer[Layer.RECOMMENDED]} recommended, {override} from the override folder, "
+        f"{by_layer[Layer.USER]} user settings"
     )

@@ -39,7 +39,11 @@ def test_self_test_passes_and_prints_each_check(tmp_path: Path) -> None:
     result = _self_test(tmp_path, tmp_path / "policy")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "ok   policy: loaded (no server_url set; 1 managed" in out
+    # --policy-root is an override folder, read below the system's managed policy
+    assert (
+        "ok   policy: loaded (no server_url set; 0 managed, 0 recommended, 1 from the override"
+        in out
+    )
     assert "ok   sign-in window: painted" in out
     assert "ok   SQLCipher: 4." in out
     assert "keyring:" in out  # ok with a keyring daemon, a warning without

@@ -146,14 +146,16 @@ def test_macos_profile_has_every_setting_with_its_type() -> None:
         assert type(values[s.key]) is python[s.json_type], s.key
 
 
-def test_linux_example_is_a_valid_policy_file_with_every_setting(tmp_path: Path) -> None:
+def test_linux_example_is_a_valid_policy_file_with_every_setting(root_only_folder: Path) -> None:
+    """Loaded from a root-only folder, as /etc/cpdesk/policies is: it sets policy-only keys."""
     example = json.loads((OUT / "linux" / "example.json").read_text(encoding="utf-8"))
     assert set(example) == {s.key for s in SETTINGS}
     jsonschema.validate(example, policy_schema())
-    managed = tmp_path / "managed"
-    managed.mkdir()
+    managed = root_only_folder / "managed"
+    managed.mkdir(mode=0o755)
     (managed / "10.json").write_text(json.dumps(example), encoding="utf-8")
-    policy = load_policy(tmp_path, environ={})
+    (managed / "10.json").chmod(0o644)
+    policy = load_policy(root_only_folder, environ={})
     assert policy.server_url == "https://index.example.nhs.uk"
 
 
