@@ -16,10 +16,12 @@ import logging
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection
 from starlette.types import Scope
 
 from cpindex.api.services import Services
 from cpindex.audit import row_values
+from cpindex.audit.chain import append_row
 from cpindex.audit.group import Limit
 from cpindex.auth.sessions import SessionInfo
 from cpindex.config import ServerSettings
@@ -153,8 +155,21 @@ class AuditWriter:
             **kw,
         )
 
-    def __call__(self, info: SessionInfo | None, action: str, outcome: str, **kw: Any) -> None:
-        self.services.audit_log.append(self._values(info, action, outcome, **kw))
+    def __call__(
+        self,
+        info: SessionInfo | None,
+        action: str,
+        outcome: str,
+        conn: Connection | None = None,
+        **kw: Any,
+    ) -> None:
+        """Append the row through the group writer; with `conn` (a serialised transaction),
+        in that transaction instead, so the change it records and its row commit together."""
+        values = self._values(info, action, outcome, **kw)
+        if conn is None:
+            self.services.audit_log.append(values)
+        else:
+            append_row(conn, values)
 
     def lock_out(self, username: str) -> None:
         settings = self.services.settings

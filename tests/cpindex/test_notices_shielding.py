@@ -12,11 +12,13 @@ home must be the restricted banner. The index team, by contrast, is served the r
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from cpdesk.net.fhir import offline_view_event
 from cpindex.api import create_app
 from cpindex.api.patient import ACCESS_REASONS
 from cpindex.clock import ManualClock
@@ -61,6 +63,9 @@ class Prober:
             assert not str(resource.get("id", "")).startswith(tuple(self.members)) or (
                 resource.get("resourceType") in ("Patient", "AuditEvent")
             ), (where, resource.get("id"))
+
+
+_CSV = {"Content-Type": "text/csv"}
 
 
 def _resources(body: Any) -> list[dict[str, Any]]:
@@ -133,7 +138,11 @@ def test_a_practitioner_never_gets_past_the_banner(seeded_engine: Engine) -> Non
     for home in homes:
         for index_id, _family, _birth in home.members:
             probe.call("get", "/AuditEvent", "/AuditEvent", params={"patient": index_id})
+            # an offline view reported for the child (the client's own event shape)
+            event = offline_view_event(index_id, dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC))
+            probe.call("post", "/AuditEvent", "/AuditEvent", json=event)
     probe.call("get", "/AuditEvent/$misuse", "/AuditEvent/$misuse")
+    probe.call("post", "/$feed", "/$feed", content=b"given,family\n", headers=_CSV)
     probe.call("get", "/metadata", "/metadata")
     probe.call("get", "/auth/session", "/auth/session")
     probe.call("post", "/auth/unlock", "/auth/unlock", json={"password": "wrong"})
