@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from cpdesk import __version__  # noqa: E402
 from cpdesk.policy import MACOS_DOMAIN, SETTINGS, WINDOWS_KEY, Setting  # noqa: E402
+from scripts.generated_files import write_or_check  # noqa: E402
 
 OUT = REPO / "packaging" / "policy"
 ADMX_NS = "http://schemas.microsoft.com/GroupPolicy/2006/07/PolicyDefinitions"
@@ -250,25 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
     args = parser.parse_args(argv)
-    stale = []
-    for name, render in FILES.items():
-        path = OUT / name
-        text = render()
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if current == text:
-            continue
-        if args.check:
-            stale.append(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.relative_to(REPO)}")
-    for path in stale:
-        print(
-            f"{path.relative_to(REPO)} is out of date: run scripts/gen_policy_templates.py",
-            file=sys.stderr,
-        )
-    return 1 if stale else 0
+    outputs = ((OUT / name, render()) for name, render in FILES.items())
+    return write_or_check(
+        outputs, check=args.check, repo=REPO, command="scripts/gen_policy_templates.py"
+    )
 
 
 if __name__ == "__main__":

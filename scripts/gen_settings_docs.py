@@ -26,6 +26,7 @@ from cpdesk.policy import (  # noqa: E402
     Setting,
     policy_schema,
 )
+from scripts.generated_files import write_or_check  # noqa: E402
 
 DOCS = REPO / "docs" / "settings.md"
 SCHEMA = REPO / "cpdesk" / "policy.schema.json"
@@ -150,22 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
     args = parser.parse_args(argv)
-    stale = []
-    for path, text in ((DOCS, render_markdown()), (SCHEMA, render_schema())):
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if current == text:
-            continue
-        if args.check:
-            stale.append(path)
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.relative_to(REPO)}")
-    for path in stale:
-        print(
-            f"{path.relative_to(REPO)} is out of date: run scripts/gen_settings_docs.py",
-            file=sys.stderr,
-        )
-    return 1 if stale else 0
+    outputs = ((DOCS, render_markdown()), (SCHEMA, render_schema()))
+    return write_or_check(
+        outputs, check=args.check, repo=REPO, command="scripts/gen_settings_docs.py"
+    )
 
 
 if __name__ == "__main__":
