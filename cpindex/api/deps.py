@@ -22,7 +22,7 @@ from starlette.types import Scope
 from cpindex.api.services import Services
 from cpindex.audit import row_values
 from cpindex.audit.chain import append_row
-from cpindex.audit.group import Limit
+from cpindex.audit.group import Limit, Written
 from cpindex.auth.sessions import SessionInfo
 from cpindex.config import ServerSettings
 from cpindex.errors import RequestError
@@ -182,6 +182,17 @@ class AuditWriter:
         Done after the work (the search's reads never wait for the write lock), before the
         answer: over the limit, the row says so and the caller gets 429, not the results.
         """
+        _raise_if_over(kind, self.services.audit_log.append(*self._limited(info, kind, limit, kw)))
+
+    async def limited_async(self, info: SessionInfo, kind: str, limit: int, **kw: Any) -> None:
+        """`limited` for a route on the event loop: awaits the row's group, holds no thread."""
+        values, spend = self._limited(info, kind, limit, kw)
+        _raise_if_over(kind, await self.services.audit_log.append_async(values, spend))
+
+    def _limited(
+        self, info: SessionInfo, kind: str, limit: int, kw: dict[str, Any]
+    ) -> tuple[dict[str, Any], Limit]:
+        """The row to write, and the limit that rewrites it as refused when spent."""
         outcome = kw.pop("outcome", "success")
         refused_detail = {k: v for k, v in kw.get("detail", {}).items() if k != "results"}
         refused = self._values(info, kind, "rate-limited", **{**kw, "detail": refused_detail})
@@ -189,20 +200,22 @@ class AuditWriter:
         def over(values: dict[str, Any]) -> dict[str, Any]:
             return {**refused, "at": values["at"]}
 
-        written = self.services.audit_log.append(
-            self._values(info, kind, outcome, **kw), Limit(info.user.user_id, kind, limit, over)
+        values = self._values(info, kind, outcome, **kw)
+        return values, Limit(info.user.user_id, kind, limit, over)
+
+
+def _raise_if_over(kind: str, written: Written) -> None:
+    wait = written.wait
+    if wait is not None:
+        raise RequestError(
+            429,
+            "throttled",
+            "TOO_MANY_REQUESTS",
+            f"Too many {kind}es this minute: wait {wait} seconds and try again."
+            if kind == "search"
+            else f"Too many records opened this minute: wait {wait} seconds and try again.",
+            headers={"Retry-After": str(wait)},
         )
-        wait = written.wait
-        if wait is not None:
-            raise RequestError(
-                429,
-                "throttled",
-                "TOO_MANY_REQUESTS",
-                f"Too many {kind}es this minute: wait {wait} seconds and try again."
-                if kind == "search"
-                else f"Too many records opened this minute: wait {wait} seconds and try again.",
-                headers={"Retry-After": str(wait)},
-            )
 
 
 def audit_failure(scope: Scope) -> None:

@@ -8,17 +8,21 @@ query arguments that would be parsed and never read.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cpindex.api.deps import Audit, ServicesDep, SignedIn
+from cpindex.api.deps import Audit, AuditWriter, ServicesDep, signed_in
 from cpindex.api.fhir import everything_bundle, searchset_bundle
 from cpindex.api.openapi import query_parameters
 from cpindex.api.outcomes import fhir_response, too_many_matches
+from cpindex.api.services import Services
+from cpindex.auth.sessions import SessionInfo
 from cpindex.errors import RequestError
 from cpindex.records import load_record, load_summaries
 from cpindex.search.engine import search_children
@@ -56,9 +60,32 @@ SEARCH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
+@dataclass(frozen=True)
+class _Served:
+    """A request's answer, ready before its audit row: sent only once the row commits."""
+
+    info: SessionInfo
+    detail: dict[str, Any]
+    response: Response | None  # None: the record was not found
+    patient_id: str | None = None
+
+
 @router.get("/Patient", openapi_extra=query_parameters(SEARCH_PARAMETERS))
-def search(request: Request, info: SignedIn, services: ServicesDep, audit: Audit) -> Response:
-    """Search as PDS does; a searchset Bundle ranked by search.score, or too-many-matches."""
+async def search(request: Request, services: ServicesDep, audit: Audit) -> Response:
+    """Search as PDS does; a searchset Bundle ranked by search.score, or too-many-matches.
+
+    The hottest route: sign-in check, search and answer in one worker-thread hop, then the
+    audit row's group commit awaited on the event loop (no thread held while it waits).
+    """
+    served = await run_in_threadpool(_search, request, services, audit)
+    limit = services.settings.search_limit
+    await audit.limited_async(served.info, "search", limit, detail=served.detail)
+    assert served.response is not None
+    return served.response
+
+
+def _search(request: Request, services: Services, audit: AuditWriter) -> _Served:
+    info = signed_in(request)
     try:
         query = parse_search(list(request.query_params.multi_items()))
     except RequestError as error:
@@ -71,24 +98,50 @@ def search(request: Request, info: SignedIn, services: ServicesDep, audit: Audit
         else:
             rows = load_summaries(conn, [m.child_pk for m in matches])
     detail = {"parameters": query.audit_parameters(), "results": len(matches)}
-    audit.limited(info, "search", services.settings.search_limit, detail=detail)
     if len(matches) > query.max_results:
-        return too_many_matches(query.max_results)
+        return _Served(info, detail, too_many_matches(query.max_results))
     entries = [(rows[m.child_pk], m.score) for m in matches if m.child_pk in rows]
     phone = services.settings.index_team_phone
-    return fhir_response(searchset_bundle(entries, phone, services.clock.now()))
+    return _Served(
+        info, detail, fhir_response(searchset_bundle(entries, phone, services.clock.now()))
+    )
 
 
 @router.get("/Patient/{patient_id}/$everything")
-def everything(
+async def everything(
     patient_id: str,
-    info: SignedIn,
+    request: Request,
     services: ServicesDep,
     audit: Audit,
     reason: Annotated[str | None, Header(alias="X-Access-Reason")] = None,
     reason_text: Annotated[str | None, Header(alias="X-Access-Reason-Text")] = None,
 ) -> Response:
     """The child's record as a collection Bundle; needs a reason for access."""
+    served = await run_in_threadpool(
+        _everything, request, services, audit, patient_id, reason, reason_text
+    )
+    limit = services.settings.view_limit
+    if served.response is None:
+        await audit.limited_async(
+            served.info, "view", limit, outcome="not-found", patient_id=served.patient_id,
+            detail=served.detail,
+        )  # fmt: skip
+        raise RequestError(404, "not-found", "RESOURCE_NOT_FOUND", "No child has that id.")
+    await audit.limited_async(
+        served.info, "view", limit, patient_id=served.patient_id, detail=served.detail
+    )
+    return served.response
+
+
+def _everything(
+    request: Request,
+    services: Services,
+    audit: AuditWriter,
+    patient_id: str,
+    reason: str | None,
+    reason_text: str | None,
+) -> _Served:
+    info = signed_in(request)
     try:
         if not _INDEX_ID.fullmatch(patient_id):
             raise RequestError(400, "value", "INVALID_VALUE", "That is not an index id.")
@@ -102,19 +155,15 @@ def everything(
         raise
     with services.engine.connect() as conn:
         record = load_record(conn, patient_id[:64])
-    detail = {"reason": code, "reason_text": text}
-    limit = services.settings.view_limit
+    detail: dict[str, Any] = {"reason": code, "reason_text": text}
     if record is None:
-        audit.limited(
-            info, "view", limit, outcome="not-found", patient_id=patient_id[:36], detail=detail
-        )
-        raise RequestError(404, "not-found", "RESOURCE_NOT_FOUND", "No child has that id.")
+        return _Served(info, detail, None, patient_id[:36])
     full = info.user.role == "index-team"  # the index team sees a shielded record, audited
     if full and record.child.shielded:
         detail["served"] = "full"  # listed by the misuse report (cpindex.audit.misuse)
-    audit.limited(info, "view", limit, patient_id=patient_id, detail=detail)
     phone = services.settings.index_team_phone
-    return fhir_response(everything_bundle(record, phone, services.clock.now(), full=full))
+    bundle = everything_bundle(record, phone, services.clock.now(), full=full)
+    return _Served(info, detail, fhir_response(bundle), patient_id)
 
 
 def _access_reason(reason: str | None, reason_text: str | None) -> tuple[str, str]:

@@ -11,10 +11,15 @@ Several processes on one database still serialise on the chain head row, once pe
 
 A group that fails is written again one row per transaction, so one bad row fails its
 own request only; a request whose row did not commit gets the error, never its answer.
+
+Requests served on the event loop `await append_async(...)`: no worker thread is held while
+the row waits for its group, and the writer wakes each event loop once per group (one
+`call_soon_threadsafe` for all of that loop's rows), not once per row.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import queue
@@ -59,11 +64,15 @@ class Written:
 
 @dataclass
 class _Job:
+    """One row to write; a thread waits on `done`, a coroutine on `future` (in `loop`)."""
+
     values: dict[str, Any]
     limit: Limit | None
     done: threading.Event = field(default_factory=threading.Event)
     result: Written | None = None
     error: BaseException | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[Written] | None = None
 
 
 class GroupWriter:
@@ -88,10 +97,7 @@ class GroupWriter:
     def append(self, values: dict[str, Any], limit: Limit | None = None) -> Written:
         """Queue one row (`at` is set when its group is written) and wait for its commit."""
         job = _Job(values, limit)
-        with self._lock:  # put under the lock: a thread stopping when idle cannot miss it
-            self._start()
-            self.waiting += 1
-            self._queue.put(job)
+        self._put(job)
         try:
             if not job.done.wait(_WAIT_SECONDS):
                 raise TimeoutError("the audit row was not written in time")
@@ -102,6 +108,26 @@ class GroupWriter:
             raise job.error
         assert job.result is not None
         return job.result
+
+    async def append_async(self, values: dict[str, Any], limit: Limit | None = None) -> Written:
+        """`append` for a coroutine on the event loop: awaits the commit, holds no thread."""
+        loop = asyncio.get_running_loop()
+        job = _Job(values, limit, loop=loop, future=loop.create_future())
+        assert job.future is not None
+        self._put(job)
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), _WAIT_SECONDS)
+        except TimeoutError:
+            raise TimeoutError("the audit row was not written in time") from None
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    def _put(self, job: _Job) -> None:
+        with self._lock:  # put under the lock: a thread stopping when idle cannot miss it
+            self._start()
+            self.waiting += 1
+            self._queue.put(job)
 
     def close(self) -> None:
         """Write what is queued, then stop the thread."""
@@ -165,13 +191,26 @@ class GroupWriter:
         self.groups += 1
         for job, result in zip(jobs, results, strict=True):
             job.result = result
-            job.done.set()
+        self._wake(jobs)
 
     @staticmethod
     def _fail(job: _Job, exc: BaseException) -> None:
         _log.error("could not write an audit row: %s", type(exc).__name__)  # no child data
         job.error = exc
-        job.done.set()
+        GroupWriter._wake([job])
+
+    @staticmethod
+    def _wake(jobs: list[_Job]) -> None:
+        """Threads by their events; each event loop once, for all of its jobs."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        for job in jobs:
+            if job.loop is None:
+                job.done.set()
+            else:
+                by_loop.setdefault(job.loop, []).append(job)
+        for loop, waiting in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a loop that has closed awaits nothing
+                loop.call_soon_threadsafe(_settle, waiting)
 
     def _commit(self, jobs: list[_Job]) -> list[Written]:
         """One transaction for the group; retried once if the store was busy."""
@@ -197,3 +236,16 @@ class GroupWriter:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+
+def _settle(jobs: list[_Job]) -> None:
+    """On the jobs' event loop: hand each coroutine its row id or its error."""
+    for job in jobs:
+        future = job.future
+        if future is None or future.done():  # its request gave up waiting
+            continue
+        if job.error is not None:
+            future.set_exception(job.error)
+        else:
+            assert job.result is not None
+            future.set_result(job.result)

@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+try:
+    import fcntl
+except ImportError:  # Windows (the client's embedded demo index): one process, no queue
+    fcntl = None  # type: ignore[assignment]
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -161,7 +166,7 @@ def serialised(engine: Engine) -> Iterator[Connection]:
     PostgreSQL: a plain transaction; callers lock the rows they change with
     `SELECT ... FOR UPDATE` (`with_for_update()`) or change them with one atomic UPDATE.
     """
-    with engine.connect() as conn:
+    with _writer_turn(engine), engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
@@ -170,6 +175,28 @@ def serialised(engine: Engine) -> Iterator[Connection]:
             conn.rollback()
             raise
         conn.commit()
+
+
+@contextlib.contextmanager
+def _writer_turn(engine: Engine) -> Iterator[None]:
+    """SQLite file: queue for the write lock on a lock file (`flock`) first.
+
+    Processes that meet on SQLite's own lock wait in its busy handler, which sleeps in
+    growing steps (up to 100 ms) whatever the lock's holder does: with several server
+    processes that sleep is the latency tail. The kernel wakes a process waiting on
+    `flock` the moment the holder is done. One open file per turn: `flock` excludes other
+    opens, so threads of one process queue too. PostgreSQL queues on its row locks.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 # --- end of serialised writes -----------------------------------------------------------------
