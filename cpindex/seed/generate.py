@@ -1,9 +1,9 @@
 """The deterministic synthetic-data generator behind `cpindex seed`.
 
 Everything comes from one `random.Random(seed)`, so a seed always yields the same rows.
-Rows are built in batches of households and written with executemany; the search indexes
-are dropped first and built once at the end, which is what makes a million children fit
-in a few minutes.
+Rows are built in batches of households and written with executemany (COPY on
+PostgreSQL); the search indexes are dropped first and built once at the end, which is what
+makes a million children fit in a few minutes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cpindex.search.nicknames import NICKNAMES
 from cpindex.seed import namedata
 from cpindex.seed.demo import DEMO_ACCOUNTS, FIXED_CHILDREN, FixedChild
 from cpindex.seed.nhs import synthetic_numbers
-from cpindex.store.db import reset_sequences, upgrade
+from cpindex.store.db import bulk_insert, reset_sequences, upgrade
 from cpindex.store.schema import (
     SEARCH_INDEXES,
     carer,
@@ -122,8 +122,7 @@ class _Batch:
             (child_name, self.names),
             (involvement, self.involvements),
         ):
-            if rows:
-                conn.execute(insert(table), rows)
+            bulk_insert(conn, table, rows)
 
 
 class _Generator:

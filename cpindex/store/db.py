@@ -3,7 +3,7 @@
 The only SQLite-specific code in cpindex lives in `_sqlite_pragmas`,
 `_sqlite_bulk_pragmas` and `serialised` below (marked) and in the `sqlite` branch of
 `make_engine` (its connection options); the only PostgreSQL-specific code in
-`reset_sequences`, the settings check and `serialised` (marked). Everything else is
+`bulk_insert`, `reset_sequences`, the settings check and `serialised` (marked). Everything else is
 portable SQLAlchemy Core, so a PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
 """
 
@@ -24,9 +24,10 @@ except ImportError:  # Windows (the client's embedded demo index): one process, 
     fcntl = None  # type: ignore[assignment]
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 
 __all__ = [
+    "bulk_insert",
     "check_postgres_settings",
     "default_database_url",
     "is_sqlite",
@@ -90,6 +91,23 @@ def _sqlite_bulk_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 # --- PostgreSQL-specific (the one marked place) --------------------------------------------
+
+
+def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows of one shape (the seed's batches): COPY on PostgreSQL, where an
+    INSERT per row spends most of a multi-million-row seed in the driver; else executemany.
+    Columns left out get their server defaults either way (no Python-side defaults here)."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 def reset_sequences(connection: Connection, tables: tuple[str, ...]) -> None:
