@@ -298,9 +298,11 @@ def main() -> int:
         base_url = f"sqlite:///{CACHE / f'load-{args.children}-base.db'}"
         seed(args.baseline_code.resolve(), base_url, args.children)
         targets.append(Target("baseline_sqlite_w1", args.baseline_code.resolve(), base_url, 1))
-    sqlite_url = f"sqlite:///{CACHE / f'load-{args.children}-head.db'}"
-    seed(ROOT, sqlite_url, args.children)
-    targets += [Target(f"sqlite_w{n}", ROOT, sqlite_url, n) for n in args.sqlite_workers if n]
+    sqlite_workers = [n for n in args.sqlite_workers if n]
+    if sqlite_workers:
+        sqlite_url = f"sqlite:///{CACHE / f'load-{args.children}-head.db'}"
+        seed(ROOT, sqlite_url, args.children)
+        targets += [Target(f"sqlite_w{n}", ROOT, sqlite_url, n) for n in sqlite_workers]
     if args.postgres_url:
         seed(ROOT, args.postgres_url, args.children)
         targets += [Target(f"postgres_w{n}", ROOT, args.postgres_url, n) for n in args.workers]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -122,51 +123,38 @@ _CHILD_COLUMNS = (
 _NAME_ORDER = {"official": 0, "old": 1, "nickname": 2}
 
 
-# Built once: constructing a statement costs as much as running it on SQLite.
-_NAMES_BY_CHILD = (
-    select(child_name.c.child_pk, child_name.c.kind, child_name.c.given, child_name.c.family)
-    .where(child_name.c.child_pk.in_(bindparam("pks", expanding=True)))
+# Built once: constructing a statement costs as much as running it on SQLite. One query:
+# a row per name, the child's columns beside it (one round trip, not one per table).
+_SUMMARIES = (
+    select(*_CHILD_COLUMNS, child_name.c.kind, child_name.c.given, child_name.c.family)
+    .join(household, household.c.id == child.c.household_id)
+    .outerjoin(child_name, child_name.c.child_pk == child.c.pk)
+    .where(child.c.pk.in_(bindparam("pks", expanding=True)))
     .order_by(child_name.c.id)
 )
-_SUMMARIES = (
-    select(*_CHILD_COLUMNS)
-    .join(household, household.c.id == child.c.household_id)
-    .where(child.c.pk.in_(bindparam("pks", expanding=True)))
-)
-
-
-def _names(conn: Connection, pks: Sequence[int]) -> dict[int, list[NameRow]]:
-    rows = conn.execute(_NAMES_BY_CHILD, {"pks": list(pks)}).all()
-    names: dict[int, list[NameRow]] = {}
-    for pk, kind, given, family in rows:
-        names.setdefault(pk, []).append(NameRow(kind, tuple(given.split()), family))
-    for entries in names.values():
-        entries.sort(key=lambda n: _NAME_ORDER.get(n.kind, 3))
-    return names
+_NAME_AT = len(_CHILD_COLUMNS)
 
 
 def load_summaries(conn: Connection, pks: Sequence[int]) -> dict[int, ChildRow]:
     """Children by primary key, with every name they are known by."""
     if not pks:
         return {}
-    rows = conn.execute(_SUMMARIES, {"pks": list(pks)}).all()
-    names = _names(conn, pks)
-    return {
-        r[0]: ChildRow(
-            r[0],
-            r[1],
-            r[2],
-            tuple(names.get(r[0], ())),
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            bool(r[9]),
-        )
-        for r in rows
-    }
+    heads: dict[int, Any] = {}
+    names: dict[int, list[NameRow]] = {}
+    for r in conn.execute(_SUMMARIES, {"pks": list(pks)}):
+        heads.setdefault(r[0], r)
+        kind, given, family = r[_NAME_AT : _NAME_AT + 3]
+        held = names.setdefault(r[0], [])
+        if kind is not None:  # a child with no name rows still has its summary
+            held.append(NameRow(kind, tuple(given.split()), family))
+    found = {}
+    for pk, head in heads.items():
+        ordered = sorted(names[pk], key=lambda n: _NAME_ORDER.get(n.kind, 3))
+        found[pk] = ChildRow(
+            head[0], head[1], head[2], tuple(ordered), head[3], head[4], head[5], head[6],
+            head[7], head[8], bool(head[9]),
+        )  # fmt: skip
+    return found
 
 
 def _organisation(conn: Connection, oid: int | None) -> OrganisationRow | None:

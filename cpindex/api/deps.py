@@ -45,6 +45,7 @@ __all__ = [
     "services_of",
     "set_session_headers",
     "signed_in",
+    "signed_in_on",
     "text_field",
 ]
 
@@ -117,11 +118,16 @@ def _denied(message: str = "Sign in again: the session has ended.") -> RequestEr
 
 def signed_in(request: Request) -> SessionInfo:
     """The bearer token's session (sliding its idle expiry), or 401."""
+    return signed_in_on(request, None)
+
+
+def signed_in_on(request: Request, conn: Connection | None) -> SessionInfo:
+    """`signed_in`, looking the session up on `conn` (a route's read connection) if given."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _denied("Sign in first: no bearer token was sent.")
-    info = services_of(request).sessions.authenticate(token.strip())
+    info = services_of(request).sessions.authenticate(token.strip(), conn=conn)
     if info is None:
         raise _denied()
     set_session_headers(request, info)

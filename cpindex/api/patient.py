@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cpindex.api.deps import Audit, AuditWriter, ServicesDep, signed_in
+from cpindex.api.deps import Audit, AuditWriter, ServicesDep, signed_in_on
 from cpindex.api.fhir import everything_bundle, searchset_bundle
 from cpindex.api.openapi import query_parameters
 from cpindex.api.outcomes import fhir_response, too_many_matches
@@ -27,6 +27,7 @@ from cpindex.errors import RequestError
 from cpindex.records import load_record, load_summaries
 from cpindex.search.engine import search_children
 from cpindex.search.params import parse_search
+from cpindex.store.db import reading
 from cpindex.text_rules import unsafe_character
 
 __all__ = ["ACCESS_REASONS", "SEARCH_PARAMETERS", "router"]
@@ -85,13 +86,13 @@ async def search(request: Request, services: ServicesDep, audit: Audit) -> Respo
 
 
 def _search(request: Request, services: Services, audit: AuditWriter) -> _Served:
-    info = signed_in(request)
-    try:
-        query = parse_search(list(request.query_params.multi_items()))
-    except RequestError as error:
-        audit(info, "search", "refused", detail={"error": error.pds_code})
-        raise
-    with services.engine.connect() as conn:
+    with reading(services.engine) as conn:
+        info = signed_in_on(request, conn)
+        try:
+            query = parse_search(list(request.query_params.multi_items()))
+        except RequestError as error:
+            audit(info, "search", "refused", detail={"error": error.pds_code})
+            raise
         matches = search_children(conn, query)
         if len(matches) > query.max_results:
             rows = {}
@@ -141,19 +142,19 @@ def _everything(
     reason: str | None,
     reason_text: str | None,
 ) -> _Served:
-    info = signed_in(request)
-    try:
-        if not _INDEX_ID.fullmatch(patient_id):
-            raise RequestError(400, "value", "INVALID_VALUE", "That is not an index id.")
-        code, text = _access_reason(reason, reason_text)
-    except RequestError as error:
-        audit(
-            info, "view", "refused",
-            patient_id=patient_id[:36] if _INDEX_ID.fullmatch(patient_id) else None,
-            detail={"error": error.pds_code},
-        )  # fmt: skip
-        raise
-    with services.engine.connect() as conn:
+    with services.engine.connect() as conn:  # one snapshot: the record's tables agree
+        info = signed_in_on(request, conn)
+        try:
+            if not _INDEX_ID.fullmatch(patient_id):
+                raise RequestError(400, "value", "INVALID_VALUE", "That is not an index id.")
+            code, text = _access_reason(reason, reason_text)
+        except RequestError as error:
+            audit(
+                info, "view", "refused",
+                patient_id=patient_id[:36] if _INDEX_ID.fullmatch(patient_id) else None,
+                detail={"error": error.pds_code},
+            )  # fmt: skip
+            raise
         record = load_record(conn, patient_id[:64])
     detail: dict[str, Any] = {"reason": code, "reason_text": text}
     if record is None:

@@ -93,15 +93,18 @@ def lock_head(conn: Connection) -> tuple[int, str]:
     return int(head[0]), str(head[1])
 
 
-def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+def append_rows(
+    conn: Connection, rows: Sequence[dict[str, Any]], head: tuple[int, str] | None = None
+) -> list[int]:
     """Chain and insert `rows` in order under one lock of the head; their ids.
 
     The head is read (FOR UPDATE) and written once for the lot, so a group of requests
-    costs one turn on the head row, not one each (cpindex.audit.group).
+    costs one turn on the head row, not one each (cpindex.audit.group). `head` is what
+    this transaction's own `lock_head` returned, when it took the lock already.
     """
     if not rows:
         return []
-    row_id, prev_hash = lock_head(conn)
+    row_id, prev_hash = head if head is not None else lock_head(conn)
     chained: list[dict[str, Any]] = []
     for values in rows:
         row_id += 1

@@ -217,7 +217,7 @@ class GroupWriter:
         for attempt in (1, 2):
             try:
                 with serialised(self._engine) as conn:
-                    lock_head(conn)  # first: the counters below are changed under it
+                    head = lock_head(conn)  # first: the counters below change under it
                     now = self._clock.now()
                     limited = [(i, job.limit) for i, job in enumerate(jobs) if job.limit]
                     asks = [(lim.user_id, lim.kind, lim.limit) for _, lim in limited]
@@ -230,7 +230,7 @@ class GroupWriter:
                         if wait is not None and job.limit is not None:
                             values = job.limit.over(values)
                         rows.append(values)
-                    ids = append_rows(conn, rows)
+                    ids = append_rows(conn, rows, head)
                 return [Written(i, w) for i, w in zip(ids, waits, strict=True)]
             except DBAPIError:
                 if attempt == 2:

@@ -286,22 +286,34 @@ class SessionStore:
         session_id = int(key[0])
         return token, SessionInfo(session_id, user, idle, absolute, self.idle_timeout_seconds)
 
-    def authenticate(self, token: str, *, touch: bool = True) -> SessionInfo | None:
-        """The live session for `token` (sliding its idle expiry), or None."""
+    def authenticate(
+        self, token: str, *, touch: bool = True, conn: Connection | None = None
+    ) -> SessionInfo | None:
+        """The live session for `token` (sliding its idle expiry), or None.
+
+        With `conn` (the request's read connection) the lookup is one more statement on
+        it, not a connection and a transaction of its own. The slide, every few minutes of
+        use, is its own short write.
+        """
         if not token or len(token) > 200:
             return None
         now = self._clock.now()
-        with self._engine.begin() as conn:
-            row = conn.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
-            if row is None or row[3] is not None or bool(row[9]):
-                return None
-            idle_at, absolute_at = row[1], row[2]
-            if now >= idle_at or now >= absolute_at:
-                return None
-            slid = min(now + self._idle, absolute_at)
-            if touch and slid - idle_at >= _TOUCH_STEP:
-                idle_at = slid
-                conn.execute(_SLIDE, {"session_id": row[0], "idle_expires_at": idle_at})
+        values = {"token_hash": hash_token(token)}
+        if conn is None:
+            with self._engine.connect() as own:
+                row = own.execute(_BY_TOKEN, values).first()
+        else:
+            row = conn.execute(_BY_TOKEN, values).first()
+        if row is None or row[3] is not None or bool(row[9]):
+            return None
+        idle_at, absolute_at = row[1], row[2]
+        if now >= idle_at or now >= absolute_at:
+            return None
+        slid = min(now + self._idle, absolute_at)
+        if touch and slid - idle_at >= _TOUCH_STEP:
+            idle_at = slid
+            with self._engine.begin() as write:
+                write.execute(_SLIDE, {"session_id": row[0], "idle_expires_at": idle_at})
         user = SessionUser(row[4], row[5], row[6], row[7], row[8])
         return SessionInfo(row[0], user, idle_at, absolute_at, self.idle_timeout_seconds)
 

@@ -5,6 +5,7 @@ Run on SQLite and, when given, PostgreSQL (the `seeded_engine` backends)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import uuid
@@ -18,7 +19,7 @@ import requests
 from sqlalchemy import Engine, func, select
 
 from cpindex.audit.chain import lock_head, verify_chain
-from cpindex.audit.group import GroupWriter
+from cpindex.audit.group import GroupWriter, Written
 from cpindex.clock import ManualClock
 from cpindex.store.schema import audit_event, child
 from tests.cpindex.conftest import TEST_PASSWORD, engine_url, new_user
@@ -224,6 +225,44 @@ def test_one_bad_row_fails_only_its_own_request(seeded_engine: Engine) -> None:
             bad.result()
     writer.close()
     assert _rows_per_request(seeded_engine, good) == dict.fromkeys(good, 1)
+    with seeded_engine.connect() as conn:
+        assert verify_chain(conn)[2] is None
+
+
+def test_coroutines_await_their_rows_in_groups_and_a_bad_row_fails_only_its_own(
+    seeded_engine: Engine,
+) -> None:
+    """The event-loop path (search and view): coroutines queued while the head is held all
+    commit, each with its own row id, and a bad row raises in its coroutine only."""
+    writer = GroupWriter(seeded_engine, ManualClock())
+    writer.append(_values("warm-up"))
+    before = writer.groups
+    good = [f"async-{uuid.uuid4().hex}" for _ in range(20)]
+
+    async def burst() -> tuple[list[Written], list[BaseException | Written]]:
+        blocker = seeded_engine.connect()
+        blocker.begin()
+        lock_head(blocker)
+        if blocker.dialect.name == "sqlite":
+            blocker.exec_driver_sql("UPDATE audit_chain SET last_id = last_id WHERE id = 1")
+        tasks = [asyncio.create_task(writer.append_async(_values(i))) for i in good]
+        bad = asyncio.create_task(writer.append_async(_values("bad", action=None)))
+        while writer.waiting < 21:
+            await asyncio.sleep(0.01)
+        blocker.rollback()
+        blocker.close()
+        return list(await asyncio.gather(*tasks)), list(
+            await asyncio.gather(bad, return_exceptions=True)
+        )
+
+    written, (failure,) = asyncio.run(burst())
+    writer.close()
+    assert isinstance(failure, Exception)
+    assert len({w.row_id for w in written}) == 20
+    assert writer.groups > before
+    assert writer.waiting == 0
+    assert _rows_per_request(seeded_engine, good) == dict.fromkeys(good, 1)
+    assert _rows_per_request(seeded_engine, ["bad"]) == {}
     with seeded_engine.connect() as conn:
         assert verify_chain(conn)[2] is None
 
