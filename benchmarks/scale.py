@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from search import build_searches, by_kind, in_process, seeded, summary, timed  # noqa: E402
+from search import build_searches, measured, seeded  # noqa: E402
 
 from cpindex.search.engine import warm_up  # noqa: E402
 from cpindex.store.db import make_engine, postgres_settings_off  # noqa: E402
@@ -47,14 +47,7 @@ def run_store(children: int, url: str, args: argparse.Namespace) -> dict[str, fl
             gb = int(size) / 1e9
             print(f"{children:,} children, store {gb:.1f} GB; server settings off: {off}")
             searches = build_searches(conn, args.searches, args.seed + 99)
-            for _, _, params in searches[:100]:  # warm the caches the run will use
-                in_process(conn, params)
-            times, found = timed(lambda p: in_process(conn, p), searches)
-            figures |= summary(f"in_process_{tag}", times)
-            figures |= by_kind(searches, times, tag)
-            figures[f"recall_all_{tag}_pct"] = round(
-                100 * sum(sum(v) for v in found.values()) / len(searches), 2
-            )
+            figures |= measured(conn, searches, tag, warm=100)
     finally:
         engine.dispose()
     return figures
