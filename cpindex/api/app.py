@@ -35,7 +35,7 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,  # a 307 built from the Host header, before any audit
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, feed_max_body=services.settings.feed_max_bytes)
     app.state.services = services
     _install_error_handlers(app)
     for module in (auth, patient, audit, metadata, feed, notices):
