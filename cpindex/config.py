@@ -65,6 +65,12 @@ class ServerSettings:
     notice_limit: int = _setting(
         10, "Notices sent (or relayed) per user per minute.", minimum=1, maximum=10_000_000
     )
+    declaration_limit: int = _setting(
+        5,
+        "Self-declared involvements made or ended per user per minute.",
+        minimum=1,
+        maximum=10_000_000,
+    )
     lockout_failures: int = _setting(
         5, "Wrong sign-ins in a row that lock an account.", minimum=1, maximum=1_000_000
     )

@@ -22,6 +22,8 @@ from cpindex.store.schema import (
     involvement,
     organisation,
     practitioner,
+    self_declaration,
+    source,
 )
 
 __all__ = [
@@ -91,6 +93,8 @@ class InvolvementRow:
     email: str
     since: dt.date
     lead: bool
+    source: str | None = None  # the feed's source name; None for the seed
+    declared_by: int | None = None  # the author's user id when self-declared
 
 
 @dataclass(frozen=True)
@@ -225,8 +229,12 @@ def load_record(conn: Connection, index_id: str) -> RecordRow | None:
                 practitioner.c.email,
                 involvement.c.since,
                 involvement.c.lead,
+                source.c.name,
+                self_declaration.c.user_id,
             )
             .join(practitioner, practitioner.c.id == involvement.c.practitioner_id)
+            .outerjoin(source, source.c.id == involvement.c.source_id)
+            .outerjoin(self_declaration, self_declaration.c.involvement_id == involvement.c.id)
             .where(involvement.c.child_pk == pk)
             .order_by(involvement.c.id)
         ).all()

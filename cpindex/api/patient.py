@@ -114,7 +114,10 @@ def everything(
         detail["served"] = "full"  # listed by the misuse report (cpindex.audit.misuse)
     audit.limited(info, "view", limit, patient_id=patient_id, detail=detail)
     phone = services.settings.index_team_phone
-    return fhir_response(everything_bundle(record, phone, services.clock.now(), full=full))
+    bundle = everything_bundle(
+        record, phone, services.clock.now(), full=full, viewer=info.user.user_id
+    )
+    return fhir_response(bundle)
 
 
 def _access_reason(reason: str | None, reason_text: str | None) -> tuple[str, str]:

@@ -49,6 +49,7 @@ __all__ = [
     "practitioner_account",
     "rate_counter",
     "seed_info",
+    "self_declaration",
     "source",
     "user_account",
     "user_session",
@@ -364,6 +365,21 @@ notice = Table(
     Column("done_at", UTCDateTime, nullable=True),
     Column("relayed_from", Integer, ForeignKey("notice.id"), nullable=True),
     Index("ix_notice_recipient", "recipient_user_id", "done_at"),
+)
+
+# "I am working with this child" (cpindex.selfdecl): the involvement a signed-in practitioner
+# declared themselves, served with the source "self-declared". One active per user and
+# child; ending one deletes it with its involvement and practitioner rows (the audit chain
+# keeps the history). Migration 0012.
+self_declaration = Table(
+    "self_declaration",
+    metadata,
+    Column("involvement_id", Integer, ForeignKey("involvement.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("user_account.id"), nullable=False),
+    Column("child_pk", Integer, ForeignKey("child.pk"), nullable=False),
+    Column("declared_at", UTCDateTime, nullable=False),
+    Index("ux_self_declaration_child_user", "child_pk", "user_id", unique=True),
+    Index("ix_self_declaration_user", "user_id"),
 )
 
 seed_info = Table(
