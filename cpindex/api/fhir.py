@@ -225,7 +225,7 @@ def everything_bundle(
             _organisation(pid, org) for org in (record.school, record.gp) if org is not None
         ]
         resources += [
-            practitioner_role(pid, i, inv, viewer)
+            practitioner_role(pid, inv.number or i, inv, viewer)
             for i, inv in enumerate(record.involvements, start=1)
         ]
         if record.sensitive_contact:

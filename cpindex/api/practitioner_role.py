@@ -6,6 +6,8 @@
   date, lead professional or not, a work phone and optionally a work email.
 - `POST /PractitionerRole/{id}/$end`: the author ends it (the id as `$everything` serves
   it, `{index id}-involvement-{n}`); anyone else gets the same 404 as for no such id.
+  An ended one leaves the record but keeps its place in the numbering, so the ids of the
+  child's other involvements (which notices are addressed to) do not shift.
 
 Every other practitioner sees it on the record with the source "self-declared"; each
 declaration, end and refusal is audited in the chain (`self-declare`,
@@ -211,7 +213,7 @@ def end(role_id: str, info: SignedIn, services: ServicesDep, audit: Audit) -> Re
             mine = active_declaration(conn, int(row[0]), info.user.user_id)
             if involvement_id is None or involvement_id != mine:
                 raise _not_yours()
-            end_declaration(conn, involvement_id)
+            end_declaration(conn, involvement_id, services.clock.now())
             audit(info, "self-declare-end", "success", conn=conn, patient_id=patient_id,
                   detail={"involvement": involvement_id})  # fmt: skip
     except RequestError as error:

@@ -3,8 +3,9 @@
 A declaration writes a practitioner row named and placed as the signed-in account is (the
 author cannot speak for another person or organisation), its involvement, the
 practitioner-account link (notices then reach the author, cpindex.notices) and the
-`self_declaration` row that marks it as the author's. Ending one deletes all four: the
-audit chain keeps the history. Callers hold a serialised transaction.
+`self_declaration` row that marks it as the author's. Ending one marks it ended and drops
+the account link: the rows stay (left out of the record), so the positions that number a
+child's involvements never shift. Callers hold a serialised transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from cpindex.selfdecl.rules import Declaration
 from cpindex.store.schema import (
@@ -42,6 +43,7 @@ def active_declaration(conn: Connection, child_pk: int, user_id: int) -> int | N
         select(self_declaration.c.involvement_id)
         .where(self_declaration.c.child_pk == child_pk)
         .where(self_declaration.c.user_id == user_id)
+        .where(self_declaration.c.ended_at.is_(None))
     ).scalar()
     return None if found is None else int(found)
 
@@ -50,8 +52,10 @@ def has_lead(conn: Connection, child_pk: int) -> bool:
     return (
         conn.execute(
             select(involvement.c.id)
+            .outerjoin(self_declaration, self_declaration.c.involvement_id == involvement.c.id)
             .where(involvement.c.child_pk == child_pk)
             .where(involvement.c.lead.is_(True))
+            .where(self_declaration.c.ended_at.is_(None))
             .limit(1)
         ).first()
         is not None
@@ -100,21 +104,21 @@ def _key(conn: Connection, statement: object) -> int:
     return int(key[0])
 
 
-def end_declaration(conn: Connection, involvement_id: int) -> None:
-    """Delete a declaration and the rows it owns."""
-    practitioner_id = conn.execute(
-        select(involvement.c.practitioner_id).where(involvement.c.id == involvement_id)
-    ).scalar_one()
+def end_declaration(conn: Connection, involvement_id: int, now: dt.datetime) -> None:
+    """Mark a declaration ended; its author no longer receives the child's notices."""
     conn.execute(
-        delete(self_declaration).where(self_declaration.c.involvement_id == involvement_id)
+        update(self_declaration)
+        .where(self_declaration.c.involvement_id == involvement_id)
+        .values(ended_at=now)
     )
-    conn.execute(delete(involvement).where(involvement.c.id == involvement_id))
+    practitioner_id = select(involvement.c.practitioner_id).where(
+        involvement.c.id == involvement_id
+    )
     conn.execute(
         delete(practitioner_account).where(
-            practitioner_account.c.practitioner_id == practitioner_id
+            practitioner_account.c.practitioner_id.in_(practitioner_id.scalar_subquery())
         )
     )
-    conn.execute(delete(practitioner).where(practitioner.c.id == practitioner_id))
 
 
 def _ordered(child_pk: int) -> object:
@@ -154,6 +158,7 @@ def standing_on_shielded(conn: Connection) -> list[Standing]:
         .join(user_account, user_account.c.id == self_declaration.c.user_id)
         .join(child, child.c.pk == self_declaration.c.child_pk)
         .where(child.c.effectively_shielded.is_(True))
+        .where(self_declaration.c.ended_at.is_(None))
         .order_by(self_declaration.c.declared_at)
     ).all()
     return [Standing(r[0], r[1], r[2]) for r in rows]

@@ -368,9 +368,10 @@ notice = Table(
 )
 
 # "I am working with this child" (cpindex.selfdecl): the involvement a signed-in practitioner
-# declared themselves, served with the source "self-declared". One active per user and
-# child; ending one deletes it with its involvement and practitioner rows (the audit chain
-# keeps the history). Migration 0012.
+# declared themselves, served with the source "self-declared". One active (not ended) per
+# user and child. Ending one keeps its rows, marked ended and left out of the record, so
+# the positions that number a child's involvements (`{index id}-involvement-{n}`, which
+# notices are addressed to) never shift under an open record. Migration 0012.
 self_declaration = Table(
     "self_declaration",
     metadata,
@@ -378,8 +379,16 @@ self_declaration = Table(
     Column("user_id", Integer, ForeignKey("user_account.id"), nullable=False),
     Column("child_pk", Integer, ForeignKey("child.pk"), nullable=False),
     Column("declared_at", UTCDateTime, nullable=False),
-    Index("ux_self_declaration_child_user", "child_pk", "user_id", unique=True),
+    Column("ended_at", UTCDateTime, nullable=True),
     Index("ix_self_declaration_user", "user_id"),
+)
+Index(
+    "ux_self_declaration_active",
+    self_declaration.c.child_pk,
+    self_declaration.c.user_id,
+    unique=True,
+    sqlite_where=self_declaration.c.ended_at.is_(None),
+    postgresql_where=self_declaration.c.ended_at.is_(None),
 )
 
 seed_info = Table(

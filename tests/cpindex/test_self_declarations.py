@@ -66,8 +66,11 @@ def declaration(
 def _end_all(seeded_engine: Engine) -> Iterator[None]:
     yield
     with serialised(seeded_engine) as conn:
-        for (involvement_id,) in conn.execute(select(self_declaration.c.involvement_id)).all():
-            end_declaration(conn, int(involvement_id))
+        rows = conn.execute(
+            select(self_declaration.c.involvement_id).where(self_declaration.c.ended_at.is_(None))
+        ).all()
+        for (involvement_id,) in rows:
+            end_declaration(conn, int(involvement_id), dt.datetime.now(dt.UTC))
 
 
 def plain_child(engine: Engine, offset: int, *, without_lead: bool = False) -> str:
@@ -248,6 +251,23 @@ def test_a_lead_professional_is_not_doubled(api: Api, seeded_engine: Engine) -> 
     status, created = author.declare(declaration(patient, lead=True))
     assert status == 201, created
     assert created["extension"][0] == {"url": EXT + "lead-professional", "valueBoolean": True}
+
+
+def test_ending_one_shifts_no_other_id(api: Api, seeded_engine: Engine) -> None:
+    """Notices are addressed by position: an ended declaration keeps its place, so the
+    involvement after it keeps its id and a notice to the ended one is refused."""
+    patient = plain_child(seeded_engine, 18)
+    first, _ = _user(api, seeded_engine)
+    second, _ = _user(api, seeded_engine)
+    for user in (first, second):
+        user.open(patient)
+    ended = first.declare(declaration(patient))[1]["id"]
+    kept = second.declare(declaration(patient, role="Mentor"))[1]["id"]
+    assert first.post(f"/PractitionerRole/{ended}/$end")[0] == 200
+    assert [r["id"] for r in second.roles(patient) if _source(r)] == [kept]
+    status, answer = second.send(notice_body(patient, recipients=[f"PractitionerRole/{ended}"]))
+    assert status == 400 and "Unknown recipient" in answer["issue"][0]["diagnostics"]
+    assert first.post(f"/PractitionerRole/{ended}/$end")[0] == 404  # ended once only
 
 
 def test_notices_reach_the_author(api: Api, seeded_engine: Engine) -> None:

@@ -24,14 +24,17 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer, sa.ForeignKey("user_account.id"), nullable=False),
         sa.Column("child_pk", sa.Integer, sa.ForeignKey("child.pk"), nullable=False),
         sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
     )
+    active = sa.text("ended_at IS NULL")
     op.create_index(
-        "ux_self_declaration_child_user", "self_declaration", ["child_pk", "user_id"], unique=True
-    )
+        "ux_self_declaration_active", "self_declaration", ["child_pk", "user_id"], unique=True,
+        sqlite_where=active, postgresql_where=active,
+    )  # fmt: skip
     op.create_index("ix_self_declaration_user", "self_declaration", ["user_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_self_declaration_user", "self_declaration")
-    op.drop_index("ux_self_declaration_child_user", "self_declaration")
+    op.drop_index("ux_self_declaration_active", "self_declaration")
     op.drop_table("self_declaration")
