@@ -21,16 +21,15 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDateEdit,
     QDialog,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from cpdesk.involvements import MAX_ROLE, SelfDeclaration, check_declaration
+from cpdesk.ui.dialog_buttons import add_action_row
 from cpdesk.ui.theme import set_error, set_role
 
 __all__ = ["InvolvementDialog", "confirm_end"]
@@ -100,20 +99,9 @@ class InvolvementDialog(QDialog):
         layout.addWidget(self.lead)
         _field(layout, "Work &phone", self.phone, "Work phone")
         _field(layout, "Work &email (optional)", self.email, "Work email, optional")
-        self.ok = QPushButton(ADD_TEXT)
-        self.ok.setObjectName("involvement-add")
-        set_role(self.ok, "primary")
-        self.ok.setDefault(True)
-        self.ok.clicked.connect(self._confirm)
-        cancel = QPushButton("Cancel")
-        cancel.setObjectName("involvement-cancel")
-        cancel.clicked.connect(self.reject)
-        row = QHBoxLayout()
-        row.addWidget(self.ok)
-        row.addWidget(cancel)
-        row.addStretch(1)
-        layout.addSpacing(10)
-        layout.addLayout(row)
+        self.ok = add_action_row(
+            self, layout, ADD_TEXT, ("involvement-add", "involvement-cancel"), self._confirm
+        )
         self._fields = {"role": self.role, "since": self.since, "phone": self.phone}
         self._fields["email"] = self.email
         for edit in (self.role, self.phone, self.email):
