@@ -74,8 +74,8 @@ def test_the_body_and_the_answer_round_trip() -> None:
     )  # fmt: skip
     served["extension"][1]["extension"][0]["valueBoolean"] = False  # type: ignore[index]
     assert involvement_source(served) == {"source": "Self-declared", "mine": False}
-    feed = {"extension": [{"url": EXT + "involvement-source",
-                           "valueCoding": {"code": "feed", "display": "Leeds Council"}}]}  # fmt: skip
+    coding = {"code": "feed", "display": "Leeds Council"}
+    feed = {"extension": [{"url": EXT + "involvement-source", "valueCoding": coding}]}
     assert involvement_source(feed) == {"source": "Leeds Council", "mine": False}
 
 

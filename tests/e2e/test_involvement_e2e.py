@@ -1,4 +1,4 @@
-""""I am working with this child" in the real app, by keyboard, against a real index on
+""" "I am working with this child" in the real app, by keyboard, against a real index on
 loopback (TLS): declared, audited, seen by another practitioner as self-declared, ended.
 
 Its own index: the declaration changes a documented child's record, which the shared

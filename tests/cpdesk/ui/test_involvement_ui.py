@@ -104,9 +104,9 @@ def _tab_order(dialog: InvolvementDialog) -> list[object]:
     order: list[object] = []
     widget = dialog.role
     while widget not in order:
-        if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and widget.isVisibleTo(dialog):
-            if widget.focusProxy() is None and widget.parent() is not None:
-                order.append(widget)
+        tabbable = widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+        if tabbable and widget.isVisibleTo(dialog) and widget.focusProxy() is None:
+            order.append(widget)
         widget = widget.nextInFocusChain()
     return [dialog.since if w is dialog.since.lineEdit() else w for w in order]
 
