@@ -49,7 +49,10 @@ def _field(layout: QVBoxLayout, caption: str, widget: QWidget, accessible: str) 
 class InvolvementDialog(QDialog):
     declared = Signal(object)
 
-    def __init__(self, today: Callable[[], dt.date], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, today: Callable[[], dt.date], who: str = "", parent: QWidget | None = None
+    ) -> None:
+        """`who`: the signed-in user's "name, organisation", shown as what others will see."""
         super().__init__(parent)
         self._today = today
         self.setObjectName("involvement-dialog")
@@ -59,9 +62,12 @@ class InvolvementDialog(QDialog):
         title = QLabel("I am working with this child")
         set_role(title, "h2")
         note = QLabel(
-            "Every practitioner who opens this record will see your name, organisation, role "
-            "and work phone, marked “Self-declared”. The index records that you added it."
+            "Every practitioner who opens this record will see your name and organisation"
+            + (f" ({who})" if who else "")
+            + ", with the role and contact details below, marked as self-declared. The "
+            "index records that you added it."
         )
+        note.setTextFormat(Qt.TextFormat.PlainText)
         note.setWordWrap(True)
         set_role(note, "hint")
         self.error = QLabel("")
@@ -95,7 +101,8 @@ class InvolvementDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(self.error)
         _field(layout, "Your &role", self.role, "Your role")
-        _field(layout, "&Since (the day you started)", self.since, "Since, the day you started")
+        _field(layout, "&Since (day/month/year you started)", self.since,
+               "Since, the day you started")  # fmt: skip
         layout.addWidget(self.lead)
         _field(layout, "Work &phone", self.phone, "Work phone")
         _field(layout, "Work &email (optional)", self.email, "Work email, optional")

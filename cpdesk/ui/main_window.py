@@ -374,7 +374,9 @@ class MainWindow(QMainWindow):
         from cpdesk.ui.involvement_dialog import InvolvementDialog
 
         c = self.controller
-        dialog = InvolvementDialog(c.today, self)
+        user = c.session.user
+        who = f"{user.display_name}, {user.organisation}" if user else ""
+        dialog = InvolvementDialog(c.today, who, self)
         dialog.declared.connect(c.declare_involvement)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()

@@ -43,6 +43,7 @@ from cpdesk.ui.theme import set_role
 __all__ = ["RecordView"]
 
 DEFAULT_INDEX_TEAM = "Contact the national index team."
+SELF_DECLARED_NOTE = "Self-declared: added by this practitioner, not from a service's records"
 
 
 def _label(text: str = "", role: str = "", *, select: bool = True, wrap: bool = True) -> QLabel:
@@ -474,7 +475,7 @@ class RecordView(QWidget):
         what = " · ".join(part for part in (inv.role, inv.organisation) if part)
         since = f"Since {format_date(inv.since, long=True)}" if inv.since else ""
         if inv.source == "Self-declared":
-            source = "Self-declared by you" if inv.mine else "Self-declared by this practitioner"
+            source = "Self-declared by you" if inv.mine else SELF_DECLARED_NOTE
         else:
             source = f"From {inv.source}" if inv.source else ""
         card.fill(

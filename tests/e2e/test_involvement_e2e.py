@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFrame, QPushButton
 from cpdesk.records import AccessReason
 from cpdesk.session import SessionState
 from cpdesk.ui.involvement_dialog import InvolvementDialog
+from cpdesk.ui.record_view import SELF_DECLARED_NOTE
 from tests.e2e.conftest import connection_for, sign_in_ok
 from tests.e2e.test_client_e2e import OLIVIA, audit_rows, labels, open_child, search, shown
 from tests.helpers.index_server import RunningIndex, start_index
@@ -73,7 +74,7 @@ def test_declare_see_and_end_by_keyboard(qtbot, make_app, own_index) -> None:
     _open_olivia(qtbot, app, "nurse.demo")
     record = app.window.work.record
     texts = labels(record)
-    assert "Self-declared by this practitioner" in texts
+    assert SELF_DECLARED_NOTE in texts
     assert "Priya Shah" in texts  # the author's account name, not one they typed
     assert "Family support worker · Northgate Council Children's Services" in texts
     assert shown(record, QPushButton, "end-involvement") == []

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QPushButton
 from cpdesk.involvements import SelfDeclaration
 from cpdesk.records import Contact, Involvement
 from cpdesk.ui.involvement_dialog import InvolvementDialog
-from cpdesk.ui.record_view import RecordView
+from cpdesk.ui.record_view import SELF_DECLARED_NOTE, RecordView
 from cpdesk.ui.theme import apply_theme
 from tests.cpdesk.ui.fakes import OLIVIA_RECORD, gc_on_gui_thread  # noqa: F401
 
@@ -75,7 +75,7 @@ def test_own_declaration_can_be_ended_and_not_repeated(qtbot) -> None:
     view = _view(qtbot, MINE, THEIRS)
     texts = _shown(view)
     assert "Self-declared by you" in texts
-    assert "Self-declared by this practitioner" in texts
+    assert SELF_DECLARED_NOTE in texts
     assert _buttons(view, "declare-involvement") == []  # one active declaration per child
     [end] = _buttons(view, "end-involvement")
     assert end.accessibleName() == "End my involvement with this child"
@@ -96,7 +96,7 @@ def test_declare_is_offered_on_a_live_record_only(qtbot) -> None:
     assert _buttons(offline, "declare-involvement") == []
     assert _buttons(offline, "end-involvement") == []
     view.clear()
-    assert "Self-declared by this practitioner" not in _shown(view)
+    assert SELF_DECLARED_NOTE not in _shown(view)
 
 
 def _tab_order(dialog: InvolvementDialog) -> list[object]:
