@@ -158,3 +158,13 @@ def test_an_answer_after_a_lock_or_another_record_draws_nothing(rig: Rig) -> Non
     rig.controller.back_to_results()
     rig.controller.declare_involvement(DECLARED)
     assert rig.runner.channels == []  # no record open: nothing to declare on
+
+
+def test_an_answer_for_a_closed_record_draws_nothing(rig: Rig) -> None:  # noqa: F811
+    rig.sign_in()
+    rig.open()
+    rig.controller.declare_involvement(DECLARED)
+    rig.controller.back_to_results()  # before the answer: the record is closed
+    rig.view.clear()
+    rig.runner.run()
+    assert rig.view.calls == []

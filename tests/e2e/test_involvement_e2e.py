@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QPushButton
 
@@ -58,7 +59,9 @@ def test_declare_see_and_end_by_keyboard(qtbot, make_app, own_index) -> None:
     dialog.phone.setFocus()
     qtbot.keyClicks(dialog.phone, "0113 496 0888")
     qtbot.keyClick(dialog.phone, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20000)
+    # saved: the dialog closes (and is deleted), the record is redrawn with the new row
+    qtbot.waitUntil(lambda: "Self-declared by you" in labels(record), timeout=20000)
+    assert not shiboken6.isValid(dialog) or not dialog.isVisible()
     texts = labels(record)
     assert "Self-declared by you" in texts
     assert "You are now listed as working with this child." in texts
