@@ -60,10 +60,11 @@ if TYPE_CHECKING:
     from cpdesk.cache import RecordCache
     from cpdesk.cache.keeper import CacheKeeper
     from cpdesk.clock import Clock
+    from cpdesk.involvements import SelfDeclaration
     from cpdesk.net import IndexClient, SignInResult
     from cpdesk.platform import CaptureGuard, LockListener
     from cpdesk.policy import Policy
-    from cpdesk.records import AccessReason, ChildRecord, SearchQuery, SearchResult
+    from cpdesk.records import AccessReason, ChildRecord, Involvement, SearchQuery, SearchResult
     from cpdesk.ui.activity import ActivityFilter, Ticker
 
 __all__ = [
@@ -155,6 +156,12 @@ class LazyClient:
 
     def report_offline_view(self, index_id: str, viewed_at: dt.datetime) -> None:
         self.real.report_offline_view(index_id, viewed_at)
+
+    def declare_involvement(self, index_id: str, declaration: SelfDeclaration) -> Involvement:
+        return self.real.declare_involvement(index_id, declaration)
+
+    def end_involvement(self, role_id: str) -> None:
+        self.real.end_involvement(role_id)
 
     def cancel_all(self) -> None:
         if self._client is not None:

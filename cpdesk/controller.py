@@ -53,10 +53,12 @@ from cpdesk.session import LocalPin, LockReason, Session, SessionState, SignOutR
 if TYPE_CHECKING:  # not at run time: the sign-in page paints before these load
     from cpdesk.cache.base import RecordCache
     from cpdesk.clock import Clock
+    from cpdesk.involvements import SelfDeclaration
     from cpdesk.records import (
         AccessReason,
         ChildRecord,
         ChildSummary,
+        Involvement,
         SearchQuery,
         SearchResult,
         UserInfo,
@@ -98,6 +100,7 @@ SAME_PRESS_SECONDS = 0.03  # closer than this: one press seen by several receive
 EXPIRY_WARNING = "Your session ends in {left}. Save what you need; you will have to sign in again."
 RELOCKED_MESSAGE = "cpdesk locked again while checking. Enter your password to unlock."
 GENERIC_ERROR = "Something went wrong. Try again; if it keeps happening, tell your IT service desk."
+OFFLINE_CHANGE = "The index cannot be reached: try again when you are back online."
 CANCELLED_SEARCH = "Cancelled. Search again when you are ready."
 CANCELLED_SIGN_IN = "Sign-in cancelled. Try again when the network is back."
 SEARCHING = "Searching…"
@@ -132,7 +135,7 @@ class NotCachedOffline(NotFound):
     )
 
 
-_BUSY_TEXT = {"search": SEARCHING, "record": "Opening the record…"}
+_BUSY_TEXT = {"search": SEARCHING, "record": "Opening the record…", "involvement": "Saving…"}
 
 
 # -- the seams ----------------------------------------------------------------------------
@@ -156,6 +159,8 @@ class IndexApi(Protocol):
         self, index_id: str, reason: AccessReason, reason_text: str = ""
     ) -> tuple[ChildRecord, bytes]: ...
     def report_offline_view(self, index_id: str, viewed_at: dt.datetime) -> None: ...
+    def declare_involvement(self, index_id: str, declaration: SelfDeclaration) -> Involvement: ...
+    def end_involvement(self, role_id: str) -> None: ...
     @property
     def absolute_expires_at(self) -> dt.datetime | None: ...
 
@@ -257,6 +262,8 @@ class WorkView(Protocol):
     def close_record(self) -> None: ...
     def show_notice(self, text: str) -> None: ...
     def show_time_left(self, status: str, warning: str) -> None: ...
+    def show_involvement_result(self, saved: bool, text: str) -> None:
+        """A declaration was saved or ended (True), or refused (False, with the reason)."""
 
 
 # -- pure decisions --------------------------------------------------------------------------
@@ -846,6 +853,57 @@ class WorkController:
         self._auth_runner.submit(
             "send-views", lambda: send_offline_views(api, cache), _ignore, failed
         )
+
+    # -- "I am working with this child" (cpdesk.involvements) ----------------------------
+
+    def declare_involvement(self, declaration: SelfDeclaration) -> None:
+        """Add the user's own involvement to the open record (a job; the index audits it)."""
+        from cpdesk.involvements import with_involvement
+
+        api = self._api
+
+        def declare(index_id: str) -> Callable[[ChildRecord], ChildRecord]:
+            added = api.declare_involvement(index_id, declaration)
+            return lambda record: with_involvement(record, added)
+
+        self._change_involvement(declare, "You are now listed as working with this child.")
+
+    def end_involvement(self, role_id: str) -> None:
+        """End the user's own self-declared involvement on the open record."""
+        from cpdesk.involvements import without_involvement
+
+        api = self._api
+
+        def end(_index_id: str) -> Callable[[ChildRecord], ChildRecord]:
+            api.end_involvement(role_id)
+            return lambda record: without_involvement(record, role_id)
+
+        self._change_involvement(end, "Your involvement with this child has ended.")
+
+    def _change_involvement(
+        self, job: Callable[[str], Callable[[ChildRecord], ChildRecord]], done_text: str
+    ) -> None:
+        """Run `job` (the call to the index) for the open record; redraw it changed."""
+        opened = self.state.opened
+        if self.session.state is not SessionState.ACTIVE or opened is None:
+            return
+        if opened.offline_since is not None or self.offline:
+            self.view.show_involvement_result(False, OFFLINE_CHANGE)
+            return
+        index_id = opened.record.index_id
+
+        def done(change: Callable[[ChildRecord], ChildRecord]) -> None:
+            current = self.state.opened
+            if current is None or current.record.index_id != index_id:
+                return  # another record (or none) is open now: nothing to redraw
+            self.state.opened = Opened(change(current.record))
+            self.view.show_record(self.state.opened.record, "")
+            self.view.show_involvement_result(True, done_text)
+
+        def failed(exc: BaseException) -> None:
+            self.view.show_involvement_result(False, self._message(exc, "involvement"))
+
+        self._runner.submit("involvement", lambda: job(index_id), done, failed)
 
     def back_to_results(self) -> None:
         self.state.showing_record = False

@@ -146,6 +146,9 @@ class Involvement:
     contact: Contact = field(default_factory=Contact, repr=False)
     since: dt.date | None = field(default=None, repr=False)
     lead_professional: bool = False
+    role_id: str = ""  # the PractitionerRole id, "<index id>-involvement-N"
+    source: str = field(default="", repr=False)  # "Self-declared", a feed's source, or ""
+    mine: bool = False  # self-declared by the signed-in user: they may end it
 
 
 @dataclass(frozen=True)

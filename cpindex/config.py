@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from cpindex.feeds.formats import DEFAULT_MAX_BYTES as FEED_MAX_BYTES
 from cpindex.seed.demo import INDEX_TEAM_PHONE
 from cpindex.text_rules import ascii_int, unsafe_character
 
@@ -63,6 +64,12 @@ class ServerSettings:
     )
     notice_limit: int = _setting(
         10, "Notices sent (or relayed) per user per minute.", minimum=1, maximum=10_000_000
+    )
+    declaration_limit: int = _setting(
+        5,
+        "Self-declared involvements made or ended per user per minute.",
+        minimum=1,
+        maximum=10_000_000,
     )
     lockout_failures: int = _setting(
         5, "Wrong sign-ins in a row that lock an account.", minimum=1, maximum=1_000_000
@@ -137,6 +144,14 @@ class ServerSettings:
         "many seconds.",
         minimum=1,
         maximum=600,
+        group="connections",
+    )
+    feed_max_bytes: int = _setting(
+        FEED_MAX_BYTES,
+        "Largest body of POST /$feed, in bytes (more: 413); every other request keeps its "
+        "4 KiB limit. The read timeout still applies to the whole upload.",
+        minimum=4096,
+        maximum=1 << 30,
         group="connections",
     )
     max_connections: int = _setting(

@@ -23,6 +23,8 @@ from cpindex.store.schema import (
     involvement,
     organisation,
     practitioner,
+    self_declaration,
+    source,
 )
 
 __all__ = [
@@ -92,6 +94,9 @@ class InvolvementRow:
     email: str
     since: dt.date
     lead: bool
+    source: str | None = None  # the feed's source name; None for the seed
+    declared_by: int | None = None  # the author's user id when self-declared
+    number: int = 0  # position among all the child's involvements, ended ones included
 
 
 @dataclass(frozen=True)
@@ -202,22 +207,28 @@ def load_record(conn: Connection, index_id: str) -> RecordRow | None:
             .order_by(carer.c.id)
         ).all()
     )
+    rows = conn.execute(
+        select(
+            practitioner.c.name,
+            practitioner.c.role,
+            practitioner.c.organisation,
+            practitioner.c.phone,
+            practitioner.c.email,
+            involvement.c.since,
+            involvement.c.lead,
+            source.c.name,
+            self_declaration.c.user_id,
+            self_declaration.c.ended_at,
+        )
+        .join(practitioner, practitioner.c.id == involvement.c.practitioner_id)
+        .outerjoin(source, source.c.id == involvement.c.source_id)
+        .outerjoin(self_declaration, self_declaration.c.involvement_id == involvement.c.id)
+        .where(involvement.c.child_pk == pk)
+        .order_by(involvement.c.id)
+    ).all()
+    # Numbered over every row, ended self-declarations included, so the ids never shift.
     involvements = tuple(
-        InvolvementRow(*r)
-        for r in conn.execute(
-            select(
-                practitioner.c.name,
-                practitioner.c.role,
-                practitioner.c.organisation,
-                practitioner.c.phone,
-                practitioner.c.email,
-                involvement.c.since,
-                involvement.c.lead,
-            )
-            .join(practitioner, practitioner.c.id == involvement.c.practitioner_id)
-            .where(involvement.c.child_pk == pk)
-            .order_by(involvement.c.id)
-        ).all()
+        InvolvementRow(*r[:9], number=n) for n, r in enumerate(rows, 1) if r[9] is None
     )
     return RecordRow(
         summary,

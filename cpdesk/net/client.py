@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
@@ -52,10 +52,14 @@ from cpdesk.records import (
     LOGGABLE_FIELDS,
     AccessReason,
     ChildRecord,
+    Involvement,
     SearchQuery,
     SearchResult,
     UserInfo,
 )
+
+if TYPE_CHECKING:
+    from cpdesk.involvements import SelfDeclaration
 
 __all__ = [
     "MAX_REASON_TEXT",
@@ -234,6 +238,22 @@ class IndexClient:
         body = fhir.offline_view_event(index_id, viewed_at)
         answer = self._call("POST", "/AuditEvent", "offline_view", body, token)
         self._raise_for_status(answer, "offline_view", token)
+
+    def declare_involvement(self, index_id: str, declaration: SelfDeclaration) -> Involvement:
+        """Say the signed-in practitioner works with the child; the involvement as the
+        record now serves it (`POST /PractitionerRole`, never retried)."""
+        token = self._require_token()
+        body = fhir.declaration_body(index_id, declaration)
+        answer = self._call("POST", "/PractitionerRole", "declare", body, token)
+        self._raise_for_status(answer, "declare", token)
+        return fhir.parse_involvement(answer.body)
+
+    def end_involvement(self, role_id: str) -> None:
+        """End the signed-in practitioner's own self-declared involvement."""
+        token = self._require_token()
+        path = f"/PractitionerRole/{quote(role_id, safe='')}/$end"
+        answer = self._call("POST", path, "end_involvement", None, token)
+        self._raise_for_status(answer, "end_involvement", token)
 
     def search(self, query: SearchQuery) -> SearchResult:
         token = self._require_token()

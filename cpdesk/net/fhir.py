@@ -14,10 +14,13 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cpdesk.errors import MalformedResponse
+
+if TYPE_CHECKING:
+    from cpdesk.involvements import SelfDeclaration
 from cpdesk.records import (
     Carer,
     ChildRecord,
@@ -34,16 +37,21 @@ AUDIT_ACTION_SYSTEM = "https://cpindex.example/fhir/CodeSystem/audit-action"
 __all__ = [
     "CAF_TEXT",
     "CONFIDENTIALITY_SYSTEM",
+    "DECLARED_BY_VIEWER_URL",
     "INDEX_TEAM_CONTACT_URL",
+    "INVOLVEMENT_SOURCE_URL",
     "LEAD_PROFESSIONAL_URL",
     "NHS_NUMBER_SYSTEM",
     "PARENTAL_RESPONSIBILITY_URL",
     "Outcome",
+    "declaration_body",
     "encode_reason_text",
+    "involvement_source",
     "offline_view_event",
     "parse_bundle_bytes",
     "parse_everything",
     "parse_instant",
+    "parse_involvement",
     "parse_outcome",
     "parse_searchset",
     "search_params",
@@ -55,6 +63,9 @@ PARENTAL_RESPONSIBILITY_URL = (
     "https://cpindex.example/fhir/StructureDefinition/parental-responsibility"
 )
 LEAD_PROFESSIONAL_URL = "https://cpindex.example/fhir/StructureDefinition/lead-professional"
+PATIENT_URL = "https://cpindex.example/fhir/StructureDefinition/patient"
+INVOLVEMENT_SOURCE_URL = "https://cpindex.example/fhir/StructureDefinition/involvement-source"
+DECLARED_BY_VIEWER_URL = "https://cpindex.example/fhir/StructureDefinition/declared-by-viewer"
 INDEX_TEAM_CONTACT_URL = "https://cpindex.example/fhir/StructureDefinition/index-team-contact"
 CAF_TEXT = "Common Assessment Framework assessment"
 _MAX_DIAGNOSTICS = 300
@@ -300,6 +311,14 @@ def _organisation(resource: Mapping[str, Any]) -> Organisation | None:
     return Organisation(name=name, kind=kind, contact=_contact(resource))
 
 
+def parse_involvement(body: object) -> Involvement:
+    """One PractitionerRole (the answer to a self-declaration) as an Involvement."""
+    resource = _obj(body)
+    if resource is None or resource.get("resourceType") != "PractitionerRole":
+        raise _malformed()
+    return _involvement(resource)
+
+
 def _involvement(resource: Mapping[str, Any]) -> Involvement:
     role = _text(_first_obj(resource.get("code")).get("text"))
     practitioner = _text((_obj(resource.get("practitioner")) or {}).get("display"))
@@ -313,7 +332,30 @@ def _involvement(resource: Mapping[str, Any]) -> Involvement:
         contact=_contact(resource),
         since=_date(period.get("start")),
         lead_professional=_flag(resource, LEAD_PROFESSIONAL_URL),
+        role_id=_text(resource.get("id")),
+        **involvement_source(resource),
     )
+
+
+def involvement_source(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """`source` ("Self-declared", a feed's source name, or "") and `mine` (the signed-in
+    user declared it) from the PractitionerRole's involvement-source extension."""
+    for ext in _list(resource.get("extension")):
+        ext = _obj(ext) or {}
+        if ext.get("url") != INVOLVEMENT_SOURCE_URL:
+            continue
+        coding = _obj(ext.get("valueCoding")) or {}
+        mine = any(
+            (_obj(e) or {}).get("url") == DECLARED_BY_VIEWER_URL
+            and (_obj(e) or {}).get("valueBoolean") is True
+            for e in _list(ext.get("extension"))
+        )
+        self_declared = coding.get("code") == "self-declared"
+        return {
+            "source": "Self-declared" if self_declared else _text(coding.get("display")),
+            "mine": self_declared and mine,
+        }
+    return {}
 
 
 def _is_caf(resource: Mapping[str, Any]) -> bool:
@@ -387,6 +429,23 @@ def parse_bundle_bytes(content: bytes, index_id: str) -> ChildRecord:
     except ValueError:
         raise _malformed() from None
     return parse_everything(body, index_id)
+
+
+def declaration_body(index_id: str, declaration: SelfDeclaration) -> dict[str, Any]:
+    """The PractitionerRole `POST /PractitionerRole` takes ("I am working with this child")."""
+    telecom = [{"system": "phone", "value": declaration.phone.strip()}]
+    if declaration.email.strip():
+        telecom.append({"system": "email", "value": declaration.email.strip()})
+    return {
+        "resourceType": "PractitionerRole",
+        "extension": [
+            {"url": PATIENT_URL, "valueReference": {"reference": f"Patient/{index_id}"}},
+            {"url": LEAD_PROFESSIONAL_URL, "valueBoolean": declaration.lead},
+        ],
+        "period": {"start": declaration.since.isoformat()},
+        "code": [{"text": declaration.role.strip()}],
+        "telecom": telecom,
+    }
 
 
 def offline_view_event(index_id: str, viewed_at: dt.datetime) -> dict[str, Any]:

@@ -259,6 +259,20 @@ class MainWindow(QMainWindow):
         if self.work is not None:
             self.work.show_notice(text)
 
+    def show_involvement_result(self, saved: bool, text: str) -> None:
+        from cpdesk.ui.involvement_dialog import InvolvementDialog
+
+        dialog = self.findChild(InvolvementDialog, "involvement-dialog")
+        if dialog is not None and dialog.isVisible():
+            dialog.show_result(saved, text)
+            if not saved:
+                return
+        if self.work is not None:
+            if saved:
+                self.work.record.show_message(text)
+            else:
+                self.work.show_notice(text)
+
     # -- building and emptying ------------------------------------------------------------
 
     def _build_work(self) -> WorkPage:
@@ -274,6 +288,8 @@ class MainWindow(QMainWindow):
         work.form.search_requested.connect(c.search)
         work.results.open_requested.connect(self._ask_reason)
         work.record.back_requested.connect(c.back_to_results)
+        work.record.declare_requested.connect(self._ask_involvement)
+        work.record.end_requested.connect(self._confirm_end_involvement)
         self.pages.addWidget(work)
         return work
 
@@ -353,6 +369,22 @@ class MainWindow(QMainWindow):
         )
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+
+    def _ask_involvement(self) -> None:
+        from cpdesk.ui.involvement_dialog import InvolvementDialog
+
+        c = self.controller
+        user = c.session.user
+        who = f"{user.display_name}, {user.organisation}" if user else ""
+        dialog = InvolvementDialog(c.today, who, self)
+        dialog.declared.connect(c.declare_involvement)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _confirm_end_involvement(self, role_id: str) -> None:
+        from cpdesk.ui.involvement_dialog import confirm_end
+
+        confirm_end(self, lambda: self.controller.end_involvement(role_id))
 
     def _show_settings(self) -> None:
         if self._settings_factory is None:

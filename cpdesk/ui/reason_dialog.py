@@ -12,16 +12,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
 from cpdesk.records import AccessReason
+from cpdesk.ui.dialog_buttons import add_action_row
 from cpdesk.ui.theme import set_error, set_role
 
 __all__ = ["MAX_REASON_TEXT", "ReasonDialog"]
@@ -75,20 +74,9 @@ class ReasonDialog(QDialog):
         layout.addWidget(self.text_label)
         layout.addWidget(self.error)
         layout.addWidget(self.text)
-        self.ok = QPushButton("Open record")
-        self.ok.setObjectName("open-record")
-        set_role(self.ok, "primary")
-        self.ok.setDefault(True)
-        self.ok.clicked.connect(self._confirm)
-        cancel = QPushButton("Cancel")
-        cancel.setObjectName("cancel-reason")
-        cancel.clicked.connect(self.reject)
-        row = QHBoxLayout()
-        row.addWidget(self.ok)
-        row.addWidget(cancel)
-        row.addStretch(1)
-        layout.addSpacing(10)
-        layout.addLayout(row)
+        self.ok = add_action_row(
+            self, layout, "Open record", ("open-record", "cancel-reason"), self._confirm
+        )
         chosen = self.buttons[last or AccessReason.EMERGENCY_CARE]
         chosen.setChecked(True)
         chosen.setFocus()

@@ -10,6 +10,11 @@ The widgets are built once and refilled for each record (cards are pooled), beca
 building and styling some hundred widgets per record cost most of the 60 ms budget from
 "reason confirmed" to "record on screen". `clear()` empties every text (and every
 accessible name that holds one) and hides every card; a lock calls it.
+
+Every label shows plain text: names, roles and organisations come from feeds and from
+practitioners' own declarations, and Qt would render "<a href=...>" or "<h1>" in a label
+left to guess the format. "I am working with this child" adds the user's own involvement
+(cpdesk/ui/involvement_dialog.py); "End my involvement" shows on that one card only.
 """
 
 from __future__ import annotations
@@ -38,10 +43,12 @@ from cpdesk.ui.theme import set_role
 __all__ = ["RecordView"]
 
 DEFAULT_INDEX_TEAM = "Contact the national index team."
+SELF_DECLARED_NOTE = "Self-declared: added by this practitioner, not from a service's records"
 
 
 def _label(text: str = "", role: str = "", *, select: bool = True, wrap: bool = True) -> QLabel:
     label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # index data is never markup
     label.setWordWrap(wrap)
     if role:
         set_role(label, role)
@@ -108,7 +115,12 @@ class _ContactCard(QFrame):
     """A person or organisation: title, badge, lines of text, phone and email."""
 
     def __init__(
-        self, name: str, copy: Callable[[str, str], None], lines: int, badge: str = ""
+        self,
+        name: str,
+        copy: Callable[[str, str], None],
+        lines: int,
+        badge: str = "",
+        action: str = "",
     ) -> None:
         super().__init__()
         frame, layout = self, QVBoxLayout(self)
@@ -134,6 +146,17 @@ class _ContactCard(QFrame):
         layout.addWidget(self.email)
         self.footer = _label("", "hint")
         layout.addWidget(self.footer)
+        self.action: QPushButton | None = None
+        self.action_target = ""  # what the action acts on (a PractitionerRole id)
+        if action:
+            self.action = QPushButton(action)
+            self.action.setObjectName("end-involvement")
+            self.action.setAccessibleName(f"{action} with this child")
+            self.action.hide()
+            row = QHBoxLayout()
+            row.addWidget(self.action)
+            row.addStretch(1)
+            layout.addLayout(row)
 
     def fill(
         self,
@@ -159,7 +182,14 @@ class _ContactCard(QFrame):
         self.footer.setVisible(bool(footer))
         self.show()
 
+    def set_action(self, target: str) -> None:
+        """Show the action button for `target`, or hide it ("")."""
+        self.action_target = target
+        if self.action is not None:
+            self.action.setVisible(bool(target))
+
     def clear(self) -> None:
+        self.set_action("")
         self.title.clear()
         for label in self.lines:
             label.clear()
@@ -202,10 +232,14 @@ class RecordView(QWidget):
     """Signals:
     back_requested: return to the results (no new search).
     copied(str): what kind of value was copied ("phone number", "email address").
+    declare_requested: "I am working with this child".
+    end_requested(str): "End my involvement", with the involvement's PractitionerRole id.
     """
 
     back_requested = Signal()
     copied = Signal(str)
+    declare_requested = Signal()
+    end_requested = Signal(str)
 
     def __init__(
         self,
@@ -216,6 +250,7 @@ class RecordView(QWidget):
         super().__init__(parent)
         self._copy = copy
         self._today = today
+        self._live = False
         self.back = QPushButton("← Back to results")
         self.back.setObjectName("back")
         self.back.setToolTip("Back to results (Alt+Left)")
@@ -281,10 +316,16 @@ class RecordView(QWidget):
         )
         details.addWidget(self.carers.holder)
         details.addWidget(_label("Practitioners working with this child", "h2", select=False))
-        self.involvements = _Pool(
-            lambda: _ContactCard("involvement", self._do_copy, 2, badge="Lead professional"),
-            "No practitioners recorded.",
-        )
+        self.declare = QPushButton("I am working with this child…")
+        self.declare.setObjectName("declare-involvement")
+        self.declare.setAccessibleName("I am working with this child")
+        self.declare.setToolTip("Add yourself to the practitioners on this record")
+        self.declare.clicked.connect(self.declare_requested)
+        declare_row = QHBoxLayout()
+        declare_row.addWidget(self.declare)
+        declare_row.addStretch(1)
+        details.addLayout(declare_row)
+        self.involvements = _Pool(self._involvement_card, "No practitioners recorded.")
         details.addWidget(self.involvements.holder)
         details.addWidget(_label("School and GP practice", "h2", select=False))
         places = QHBoxLayout()
@@ -297,6 +338,14 @@ class RecordView(QWidget):
         layout.addWidget(self.details)
         layout.addStretch(1)
         return content
+
+    def _involvement_card(self) -> _ContactCard:
+        card = _ContactCard(
+            "involvement", self._do_copy, 3, badge="Lead professional", action="End my involvement"
+        )
+        assert card.action is not None
+        card.action.clicked.connect(lambda: self.end_requested.emit(card.action_target))
+        return card
 
     def _build_header(self) -> QFrame:
         frame, layout = _card("record-header")
@@ -331,6 +380,7 @@ class RecordView(QWidget):
         """
         self.note.clear()
         self.note.hide()
+        self._live = not banner  # an offline copy: nothing can be changed
         if banner:
             self.cached_text.setText(banner)
             self.cached.show()
@@ -415,21 +465,32 @@ class RecordView(QWidget):
         ordered = sorted(record.involvements, key=lambda i: not i.lead_professional)
         for card, inv in zip(self.involvements.take(len(ordered)), ordered, strict=True):
             self._fill_involvement(card, inv)
+        # Not on an offline copy (the index must say yes), nor twice for the same child.
+        self.declare.setVisible(self._live and not any(i.mine for i in record.involvements))
         self._fill_organisation(self.school, "School", record.school)
         self._fill_organisation(self.gp, "GP practice", record.gp)
         self.details.show()
 
-    @staticmethod
-    def _fill_involvement(card: _ContactCard, inv: Involvement) -> None:
+    def _fill_involvement(self, card: _ContactCard, inv: Involvement) -> None:
         what = " · ".join(part for part in (inv.role, inv.organisation) if part)
         since = f"Since {format_date(inv.since, long=True)}" if inv.since else ""
+        if inv.source == "Self-declared":
+            source = "Self-declared by you" if inv.mine else SELF_DECLARED_NOTE
+        else:
+            source = f"From {inv.source}" if inv.source else ""
         card.fill(
             inv.practitioner,
-            [(what, ""), (since, "hint")],
+            [(what, ""), (since, "hint"), (source, "hint")],
             inv.contact,
             inv.role or "practitioner",
             badge=inv.lead_professional,
         )
+        card.set_action(inv.role_id if inv.mine and self._live else "")
+
+    def show_message(self, text: str) -> None:
+        """A short note beside Back ("Your involvement with this child has ended.")."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     @staticmethod
     def _fill_organisation(card: _ContactCard, title: str, org: Organisation | None) -> None:

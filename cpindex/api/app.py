@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from cpindex.api import audit, auth, feed, metadata, notices, patient
+from cpindex.api import audit, auth, feed, metadata, notices, patient, practitioner_role
 from cpindex.api.middleware import RequestContextMiddleware
 from cpindex.api.openapi import install_openapi
 from cpindex.api.outcomes import error_response
@@ -35,10 +35,10 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,  # a 307 built from the Host header, before any audit
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, feed_max_body=services.settings.feed_max_bytes)
     app.state.services = services
     _install_error_handlers(app)
-    for module in (auth, patient, audit, metadata, feed, notices):
+    for module in (auth, patient, audit, metadata, feed, notices, practitioner_role):
         app.include_router(module.router)
     install_openapi(app)
     return app

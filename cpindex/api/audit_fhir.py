@@ -40,6 +40,8 @@ _ACTION_CODE = {
     "offline-view": "R",
     "audit-read": "R",
     "misuse-report": "E",
+    "self-declare": "C",
+    "self-declare-end": "D",
 }
 _SUCCESS = ("success",)
 

@@ -3,8 +3,9 @@
 The same load as `cpindex feed load` (cpindex.feeds.store.load_feed), run off the event
 loop. The answer is a collection Bundle holding one OperationOutcome: an information
 issue with the counts, then one warning issue per rejected row ("row N: reason") - the
-report back to the source. A refused feed is a 400 and changes nothing. The middleware's
-body limit applies before this router (cpindex.api.middleware.MAX_BODY).
+report back to the source. A refused feed is a 400 and changes nothing. The middleware
+bounds the body before this router: this path alone takes up to the `feed_max_bytes`
+setting (cpindex.api.middleware), and the load enforces the same limit.
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ async def post_feed(
     actor = Actor(info.user.username, info.user.role, info.user.organisation)
     try:
         report = await run_in_threadpool(
-            load_feed, services.engine, data, source_name, now=services.clock.now(), actor=actor
+            load_feed,
+            services.engine,
+            data,
+            source_name,
+            now=services.clock.now(),
+            actor=actor,
+            max_bytes=services.settings.feed_max_bytes,
         )
     except UnknownSource:
         raise RequestError(

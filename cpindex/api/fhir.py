@@ -9,9 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from cpindex.records import CarerRow, ChildRow, OrganisationRow, RecordRow
+from cpindex.records import CarerRow, ChildRow, InvolvementRow, OrganisationRow, RecordRow
 
-__all__ = ["everything_bundle", "patient_resource", "searchset_bundle"]
+__all__ = [
+    "SELF_DECLARED",
+    "everything_bundle",
+    "patient_resource",
+    "practitioner_role",
+    "searchset_bundle",
+]
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 EXT = "https://cpindex.example/fhir/StructureDefinition/"
@@ -32,6 +38,8 @@ RELATIONSHIPS = {
     "GUARD": "Guardian",
 }
 _NAME_USE = {"official": "official", "old": "old", "nickname": "nickname"}
+SOURCE_URL = EXT + "involvement-source"
+SELF_DECLARED = "self-declared"
 
 
 def _names(child: ChildRow) -> list[dict[str, Any]]:
@@ -162,11 +170,53 @@ def _entry(resource: dict[str, Any]) -> dict[str, Any]:
     return {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
 
 
+def _source(inv: InvolvementRow, viewer: int | None) -> dict[str, Any] | None:
+    """Where an involvement came from: self-declared (and by the viewer or not), a feed's
+    source, or nothing for the index's own (seeded) rows."""
+    if inv.declared_by is not None:
+        coding = {"system": SOURCE_URL, "code": SELF_DECLARED, "display": "Self-declared"}
+        own = {"url": EXT + "declared-by-viewer", "valueBoolean": inv.declared_by == viewer}
+        return {"url": SOURCE_URL, "valueCoding": coding, "extension": [own]}
+    if inv.source is not None:
+        coding = {"system": SOURCE_URL, "code": "feed", "display": inv.source}
+        return {"url": SOURCE_URL, "valueCoding": coding}
+    return None
+
+
+def practitioner_role(
+    pid: str, number: int, inv: InvolvementRow, viewer: int | None = None
+) -> dict[str, Any]:
+    """The child's `number`-th involvement; `viewer` (a user id) learns which is theirs."""
+    extensions = [{"url": EXT + "lead-professional", "valueBoolean": inv.lead}]
+    source = _source(inv, viewer)
+    if source is not None:
+        extensions.append(source)
+    telecom = [_phone(inv.phone, "work")]
+    if inv.email:
+        telecom.append({"system": "email", "value": inv.email})
+    return {
+        "resourceType": "PractitionerRole",
+        "id": f"{pid}-involvement-{number}",
+        "extension": extensions,
+        "period": {"start": inv.since.isoformat()},
+        "practitioner": {"display": inv.name},
+        "organization": {"display": inv.organisation},
+        "code": [{"text": inv.role}],
+        "telecom": telecom,
+    }
+
+
 def everything_bundle(
-    record: RecordRow, index_team_phone: str, now: dt.datetime, *, full: bool = False
+    record: RecordRow,
+    index_team_phone: str,
+    now: dt.datetime,
+    *,
+    full: bool = False,
+    viewer: int | None = None,
 ) -> dict[str, Any]:
     """The record as a collection Bundle; a shielded child's holds the restricted Patient
-    alone unless `full`, which only the index team's role is given (cpindex.api.patient)."""
+    alone unless `full`, which only the index team's role is given (cpindex.api.patient).
+    `viewer`, the signed-in user's id, marks their own self-declared involvement."""
     pid = record.child.index_id
     resources = [patient_resource(record.child, index_team_phone, full=full)]
     if not record.child.shielded or full:
@@ -174,22 +224,10 @@ def everything_bundle(
         resources += [
             _organisation(pid, org) for org in (record.school, record.gp) if org is not None
         ]
-        for i, inv in enumerate(record.involvements, start=1):
-            resources.append(
-                {
-                    "resourceType": "PractitionerRole",
-                    "id": f"{pid}-involvement-{i}",
-                    "extension": [{"url": EXT + "lead-professional", "valueBoolean": inv.lead}],
-                    "period": {"start": inv.since.isoformat()},
-                    "practitioner": {"display": inv.name},
-                    "organization": {"display": inv.organisation},
-                    "code": [{"text": inv.role}],
-                    "telecom": [
-                        _phone(inv.phone, "work"),
-                        {"system": "email", "value": inv.email},
-                    ],
-                }
-            )
+        resources += [
+            practitioner_role(pid, inv.number or i, inv, viewer)
+            for i, inv in enumerate(record.involvements, start=1)
+        ]
         if record.sensitive_contact:
             resources.append(
                 {

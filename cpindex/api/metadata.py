@@ -69,6 +69,12 @@ def capability_statement(now: dt.datetime) -> dict[str, Any]:
                             {"name": "status", "type": "token"},
                         ],
                     },
+                    {  # self-declared involvements (cpindex.api.practitioner_role)
+                        "type": "PractitionerRole",
+                        "interaction": [{"code": "create"}],
+                        "operation": [{"name": "end",
+                                       "definition": "https://cpindex.example/fhir/OperationDefinition/PractitionerRole-end"}],
+                    },
                 ],
             }
         ],

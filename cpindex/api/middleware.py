@@ -5,7 +5,9 @@ A plain ASGI middleware (not BaseHTTPMiddleware) so it adds almost nothing per r
 Before any handler runs it refuses a query string that is too long, not UTF-8 once
 percent-decoded, or holding a control, bidi or invisible character (cpindex.text_rules),
 a path holding one, and a body over MAX_BODY bytes, announced by Content-Length or
-streamed (413), each with an OperationOutcome. Every answer, errors included, says
+streamed (413), each with an OperationOutcome. `POST /$feed` alone takes a larger body
+(`feed_max_body`, the `feed_max_bytes` setting): a council's feed is megabytes, while
+every other body is a small JSON object. Every answer, errors included, says
 `Cache-Control: no-store`, `Pragma: no-cache` and `X-Content-Type-Options: nosniff`, and
 over TLS `Strict-Transport-Security`. An exception no handler expected is audited as an
 error (cpindex.api.deps.audit_failure) and answered with a plain 500 OperationOutcome.
@@ -30,9 +32,10 @@ from cpindex.api.outcomes import error_response
 from cpindex.errors import RequestError
 from cpindex.text_rules import unsafe_character
 
-__all__ = ["MAX_BODY", "MAX_QUERY", "REQUEST_ID", "RequestContextMiddleware"]
+__all__ = ["FEED_PATH", "MAX_BODY", "MAX_QUERY", "REQUEST_ID", "RequestContextMiddleware"]
 
 MAX_BODY = 4096
+FEED_PATH = "/$feed"  # cpindex.api.feed; the one route with its own body limit
 MAX_QUERY = 2048
 
 REQUEST_ID: ContextVar[str] = ContextVar("cpindex_request_id", default="")
@@ -94,8 +97,15 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, feed_max_body: int = MAX_BODY) -> None:
         self.app = app
+        self.feed_max_body = feed_max_body
+
+    def _body_limit(self, scope: Scope) -> int:
+        """MAX_BODY, or the feed limit for POST /$feed (the path as routed, decoded)."""
+        if scope.get("method") == "POST" and scope.get("path") == FEED_PATH:
+            return self.feed_max_body
+        return MAX_BODY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,8 +123,9 @@ class RequestContextMiddleware:
         started = False
         problem = _query_problem(scope.get("query_string", b"")) or _path_problem(scope)
         declared = _declared_length(scope)
-        if problem is None and declared is not None and not 0 <= declared <= MAX_BODY:
-            problem = _too_large() if declared > MAX_BODY else _bad_length()
+        limit = self._body_limit(scope)
+        if problem is None and declared is not None and not 0 <= declared <= limit:
+            problem = _too_large() if declared > limit else _bad_length()
         received = 0
 
         async def guarded_receive() -> Message:
@@ -122,7 +133,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > MAX_BODY:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 

@@ -163,7 +163,9 @@ def _everything(
     if full and record.child.shielded:
         detail["served"] = "full"  # listed by the misuse report (cpindex.audit.misuse)
     phone = services.settings.index_team_phone
-    bundle = everything_bundle(record, phone, services.clock.now(), full=full)
+    bundle = everything_bundle(
+        record, phone, services.clock.now(), full=full, viewer=info.user.user_id
+    )
     return _Served(info, detail, fhir_response(bundle), patient_id)
 
 

@@ -19,6 +19,9 @@ famous children). The rules, each a constant below so the report can be tuned:
 - shielded-full-record: every view in which the index team was served a shielded
   child's full record (issue 18: the team may, with a reason, and every such view is
   listed here besides shielded-child);
+- shielded-self-declaration: every attempt to self-declare an involvement with a child
+  served shielded (refused: cpindex.api.practitioner_role), and every self-declaration
+  still in place on a child shielded since it was made, however long ago;
 - emergency-or-other: every view given the reason other, and every view given
   emergency-care by a user whose organisation is not an emergency service (the kind
   recorded on the account: cpindex.audit.organisations). An A&E nurse gives
@@ -43,6 +46,7 @@ from sqlalchemy import Connection, select
 
 from cpindex.audit.organisations import EMERGENCY_KINDS
 from cpindex.search.keys import fold
+from cpindex.selfdecl.store import standing_on_shielded
 from cpindex.store.schema import audit_event, child, child_name, user_account
 
 __all__ = ["DEFAULT_HOURS", "RULES", "Finding", "find_misuse"]
@@ -64,6 +68,7 @@ RULES = {
     "shielded-child": "opened a shielded child's record",
     "shielded-full-record": "the index team opened a shielded child's full record",
     "emergency-or-other": "gave the reason other, or emergency-care outside an emergency service",
+    "shielded-self-declaration": "said they work with a shielded child (or tried to)",
 }
 
 
@@ -208,6 +213,7 @@ def find_misuse(conn: Connection, since: dt.datetime) -> list[Finding]:
             late[(event["username"], day)].append(event)
         if event["action"] in VIEW_ACTIONS:
             findings.extend(_view_findings(event, user, children.get(event["patient_id"] or "")))
+    findings.extend(_self_declarations(conn, since))
     findings.extend(_volume(views_per_day, since))
     findings.extend(_fishing(searches_per_day, view_times))
     for (username, _day), rows in late.items():
@@ -245,6 +251,42 @@ def _view_findings(
     if user is not None and user.district and _near_home(user.district, postcode):
         flag("same-postcode-district")
     return out
+
+
+def _self_declare_rows(conn: Connection, *where: Any) -> list[dict[str, Any]]:
+    query = select(audit_event).where(audit_event.c.action == "self-declare", *where)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(audit_event.c.id))]
+
+
+def _self_declarations(conn: Connection, since: dt.datetime) -> list[Finding]:
+    """Self-declarations on shielded children: attempts since `since` (refused, or made
+    before the child was shielded), and declarations still standing, whenever made."""
+    rows = _self_declare_rows(
+        conn, audit_event.c.at >= since, audit_event.c.username.is_not(None),
+        audit_event.c.patient_id.is_not(None),
+    )  # fmt: skip
+    children = _children(conn, {r["patient_id"] for r in rows})
+    rule = "shielded-self-declaration"
+    flagged: dict[int, Finding] = {}
+    for row in rows:
+        detail = json.loads(row["detail"] or "{}")
+        if detail.get("shielded") or children.get(row["patient_id"], (set(), "", False))[2]:
+            text = RULES[rule] + (" (refused)" if row["outcome"] != "success" else "")
+            flagged[row["id"]] = Finding(
+                rule, row["id"], row["at"], row["username"], row["patient_id"], text
+            )
+    for standing in standing_on_shielded(conn):
+        made = _self_declare_rows(
+            conn, audit_event.c.patient_id == standing.patient_id,
+            audit_event.c.username == standing.username, audit_event.c.outcome == "success",
+        )  # fmt: skip
+        if made and made[-1]["id"] not in flagged:
+            event = made[-1]
+            flagged[event["id"]] = Finding(
+                rule, event["id"], event["at"], standing.username, standing.patient_id,
+                "a self-declaration still in place on a child now shielded",
+            )  # fmt: skip
+    return list(flagged.values())
 
 
 def _volume(

@@ -21,6 +21,7 @@ from cpindex.store.schema import (
     involvement,
     notice,
     practitioner_account,
+    self_declaration,
     user_account,
 )
 
@@ -92,15 +93,22 @@ def resolve_recipients(
 ) -> list[int]:
     """The accounts of the named involvements (none named: the lead professional)."""
     rows = conn.execute(
-        select(involvement.c.lead, practitioner_account.c.user_id)
+        select(involvement.c.lead, practitioner_account.c.user_id, self_declaration.c.ended_at)
         .outerjoin(
             practitioner_account,
             practitioner_account.c.practitioner_id == involvement.c.practitioner_id,
         )
+        .outerjoin(self_declaration, self_declaration.c.involvement_id == involvement.c.id)
         .where(involvement.c.child_pk == child_pk)
         .order_by(involvement.c.id)
     ).all()
-    by_ref = {f"PractitionerRole/{index_id}-involvement-{n}": r for n, r in enumerate(rows, 1)}
+    # Numbered as the record numbers them (ended self-declarations count, and are unknown).
+    by_ref = {
+        f"PractitionerRole/{index_id}-involvement-{n}": r
+        for n, r in enumerate(rows, 1)
+        if r[2] is None
+    }
+    rows = [r for r in rows if r[2] is None]
     if references:
         if len(set(references)) != len(references) or any(r not in by_ref for r in references):
             raise _unknown()

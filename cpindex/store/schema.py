@@ -49,6 +49,7 @@ __all__ = [
     "practitioner_account",
     "rate_counter",
     "seed_info",
+    "self_declaration",
     "source",
     "user_account",
     "user_session",
@@ -364,6 +365,30 @@ notice = Table(
     Column("done_at", UTCDateTime, nullable=True),
     Column("relayed_from", Integer, ForeignKey("notice.id"), nullable=True),
     Index("ix_notice_recipient", "recipient_user_id", "done_at"),
+)
+
+# "I am working with this child" (cpindex.selfdecl): the involvement a signed-in practitioner
+# declared themselves, served with the source "self-declared". One active (not ended) per
+# user and child. Ending one keeps its rows, marked ended and left out of the record, so
+# the positions that number a child's involvements (`{index id}-involvement-{n}`, which
+# notices are addressed to) never shift under an open record. Migration 0012.
+self_declaration = Table(
+    "self_declaration",
+    metadata,
+    Column("involvement_id", Integer, ForeignKey("involvement.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("user_account.id"), nullable=False),
+    Column("child_pk", Integer, ForeignKey("child.pk"), nullable=False),
+    Column("declared_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Index("ix_self_declaration_user", "user_id"),
+)
+Index(
+    "ux_self_declaration_active",
+    self_declaration.c.child_pk,
+    self_declaration.c.user_id,
+    unique=True,
+    sqlite_where=self_declaration.c.ended_at.is_(None),
+    postgresql_where=self_declaration.c.ended_at.is_(None),
 )
 
 seed_info = Table(

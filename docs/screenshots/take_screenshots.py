@@ -30,13 +30,14 @@ def main() -> int:
     import pyotp
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
     from cpdesk.app import Connection, build_app
     from cpdesk.demo import start_demo_index
     from cpdesk.policy import load_policy
     from cpdesk.records import AccessReason
     from cpdesk.session import LockReason, SessionState
+    from cpdesk.ui.involvement_dialog import InvolvementDialog
     from cpdesk.ui.reason_dialog import ReasonDialog
     from cpindex.seed.demo import DEMO_PASSWORD, FIXED_CHILDREN, demo_account
 
@@ -122,6 +123,31 @@ def main() -> int:
         bar = work.record.scroller.verticalScrollBar()
         bar.setValue(bar.maximum())
         save("record-practitioners")
+
+        # "I am working with this child": the dialog, the record with the row, then ended
+        # again, so the demo index is left as it was.
+        work.record.declare.click()
+        declare = app.window.findChild(InvolvementDialog)
+        wait(lambda: declare.isVisible())
+        declare.role.setText("Youth worker")
+        declare.since.setDate(declare.since.date().addMonths(-2))
+        declare.phone.setText("0113 496 0777")
+        declare.email.setText("sam.okafor@example.nhs.uk")
+        declare.move(app.window.x() + 380, app.window.y() + 80)
+        save_screen("involvement-dialog")
+        declare.ok.click()
+        wait(lambda: not declare.isVisible())
+        settle()
+        mine = next(c for c in work.record.involvements.cards if c.action_target)
+        work.record.scroller.ensureWidgetVisible(mine, 0, 40)
+        save("record-self-declared")
+        assert mine.action is not None
+        mine.action.click()
+        question = app.window.findChild(QMessageBox, "end-involvement-question")
+        wait(lambda: question.isVisible())
+        save_screen("end-involvement")
+        question.findChild(QPushButton, "end-involvement-yes").click()
+        wait(lambda: not [c for c in work.record.involvements.cards if c.action_target])
 
         work.record.back.click()
         jayden = next(c for c in FIXED_CHILDREN if c.shielded)

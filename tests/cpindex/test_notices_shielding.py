@@ -84,6 +84,20 @@ def _communication(patient: str, category: str, refs: list[str]) -> dict[str, An
     }
 
 
+def _declaration(patient: str, lead: bool) -> dict[str, Any]:
+    ext = "https://cpindex.example/fhir/StructureDefinition/"
+    return {
+        "resourceType": "PractitionerRole",
+        "extension": [
+            {"url": ext + "patient", "valueReference": {"reference": f"Patient/{patient}"}},
+            {"url": ext + "lead-professional", "valueBoolean": lead},
+        ],
+        "period": {"start": "2026-10-01"},
+        "code": [{"text": "Youth worker"}],
+        "telecom": [{"system": "phone", "value": "0113 496 0777"}],
+    }
+
+
 def test_a_practitioner_never_gets_past_the_banner(seeded_engine: Engine) -> None:
     homes = _homes(seeded_engine)
     assert sum(len(h.members) > 1 for h in homes) >= 3  # the property is not vacuous
@@ -111,6 +125,18 @@ def test_a_practitioner_never_gets_past_the_banner(seeded_engine: Engine) -> Non
                 for category in ("request-contact", "attendance"):
                     body = _communication(index_id, category, refs)
                     probe.call("post", "/Communication", "/Communication", json=body)
+            # "I am working with this child": refused, and no way past the banner
+            for lead in (False, True):
+                answer = probe.call("post", "/PractitionerRole", "/PractitionerRole",
+                                    json=_declaration(index_id, lead))  # fmt: skip
+                assert answer.status_code == 403, answer.text
+            for n in (1, 2, 3):
+                role_id = f"{index_id}-involvement-{n}"
+                answer = probe.call("post", "/PractitionerRole/{role_id}/$end",
+                                    f"/PractitionerRole/{role_id}/$end")  # fmt: skip
+                assert answer.status_code == 404, answer.text
+            probe.call("get", everything, f"/Patient/{index_id}/$everything",
+                       headers={"X-Access-Reason": "safeguarding"})  # fmt: skip
     # The team relays and answers what reached its queue, and sees the full record.
     queue = client.get("/Communication", params={"recipient": "index-team"}, headers=team)
     queued = [e["resource"]["id"] for e in queue.json()["entry"]]

@@ -39,4 +39,6 @@ def test_every_resource_has_its_router() -> None:
         "/Communication/{notice_id}/$done",
         "/Communication/{notice_id}/$relay",
         "/Communication/{notice_id}/$answer",
+        "/PractitionerRole",
+        "/PractitionerRole/{role_id}/$end",
     }

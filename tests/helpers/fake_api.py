@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from cpdesk.cache.store import CachedBundle, OfflineView
 from cpdesk.errors import SignInFailed
+from cpdesk.involvements import SelfDeclaration
 from cpdesk.records import (
     AccessReason,
     Carer,
@@ -145,6 +146,20 @@ class FakeApi:
 
     def report_offline_view(self, index_id: str, viewed_at: dt.datetime) -> None:
         self.calls.append(("offline_view", (index_id, viewed_at)))
+        self._maybe_fail()
+
+    def declare_involvement(self, index_id: str, declaration: SelfDeclaration) -> Involvement:
+        self.calls.append(("declare", (index_id, declaration)))
+        self._maybe_fail()
+        number = len(self.records[index_id].involvements) + 1
+        return Involvement(
+            USER.display_name, declaration.role, USER.organisation,
+            Contact(declaration.phone, declaration.email), declaration.since,
+            declaration.lead, f"{index_id}-involvement-{number}", "Self-declared", mine=True,
+        )  # fmt: skip
+
+    def end_involvement(self, role_id: str) -> None:
+        self.calls.append(("end", role_id))
         self._maybe_fail()
 
     def cancel_all(self) -> None:

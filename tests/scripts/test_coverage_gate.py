@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 PAIRS = [
     ("cpdesk.session", "tests/cpdesk/test_session.py"),
-    ("cpdesk.controller", "tests/cpdesk/test_controller.py"),
+    ("cpdesk.controller", "tests/cpdesk/test_controller.py tests/cpdesk/test_involvements.py"),
     ("cpdesk.policy", "tests/cpdesk/test_policy.py tests/cpdesk/test_policy_trust.py"),
     ("cpdesk.cache", "tests/cpdesk/cache"),
 ]
