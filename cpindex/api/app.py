@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from cpindex.api import audit, auth, feed, metadata, notices, patient
+from cpindex.api import audit, auth, feed, metadata, notices, patient, review
 from cpindex.api.middleware import RequestContextMiddleware
 from cpindex.api.openapi import install_openapi
 from cpindex.api.outcomes import error_response
@@ -38,7 +38,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.state.services = services
     _install_error_handlers(app)
-    for module in (auth, patient, audit, metadata, feed, notices):
+    for module in (auth, patient, audit, metadata, feed, notices, review):
         app.include_router(module.router)
     install_openapi(app)
     return app

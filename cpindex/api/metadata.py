@@ -69,6 +69,11 @@ def capability_statement(now: dt.datetime) -> dict[str, Any]:
                             {"name": "status", "type": "token"},
                         ],
                     },
+                    {  # the index team's link review (cpindex.api.review)
+                        "type": "Task",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [{"name": "status", "type": "token"}],
+                    },
                 ],
             }
         ],

@@ -39,4 +39,8 @@ def test_every_resource_has_its_router() -> None:
         "/Communication/{notice_id}/$done",
         "/Communication/{notice_id}/$relay",
         "/Communication/{notice_id}/$answer",
+        "/Task",
+        "/Task/{item_id}",
+        "/Task/{item_id}/$link",
+        "/Task/{item_id}/$not-this-child",
     }
