@@ -117,12 +117,12 @@ def test_the_index_team_reviews_by_keyboard_and_every_step_is_audited(
     decisions = [(o, p) for a, o, _u, p, _d in mine if a == "feed-review"]
     assert decisions == [("linked", OLIVIA.index_id), ("not-linked", WILLIAM.index_id)]
 
-    qtbot.keyClick(QApplication.focusWidget() or page, Qt.Key.Key_F5)  # the skipped one is back
+    key(qtbot, page, Qt.Key.Key_F5, Qt.KeyboardModifier.NoModifier)  # the skipped one is back
     qtbot.waitUntil(lambda: page.position.text() == "Link 1 of 1", timeout=20000)
     assert page.shielded.isVisibleTo(page)
 
     # A lock destroys the screen in the same turn: nothing of the child anywhere.
-    qtbot.keyClick(QApplication.focusWidget() or page, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    key(qtbot, page, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     assert app.session.state is SessionState.LOCKED
     assert app.window.review_page is None
     assert "Jordan" not in texts(page) and "Marsh-Whitley" not in texts(page)
