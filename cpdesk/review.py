@@ -40,6 +40,7 @@ __all__ = [
     "ReviewController",
     "ReviewView",
     "compare",
+    "why",
 ]
 
 INDEX_TEAM = "index-team"
@@ -199,13 +200,13 @@ def compare(case: ReviewCase) -> tuple[ComparedField, ...]:
     """The fields the decision rests on, each with how far feed and index agree."""
     feed, child = case.feed, case.candidate
     family_index = child.family
-    former = [f for _g, f in child.other_names if _fold(f) != _fold(child.family)]
+    former = [f for _g, f in child.other_names if f and _fold(f) != _fold(child.family)]
     if former:
-        family_index += " (also " + ", ".join(dict.fromkeys(former)) + ")"
+        family_index += " (formerly " + ", ".join(dict.fromkeys(former)) + ")"
     given_index = " ".join(child.given)
-    aliases = [" ".join(g) for g, _f in child.other_names if g and g != child.given]
+    aliases = [" ".join(g) for g, _f in child.other_names if g and not set(g) <= set(child.given)]
     if aliases:
-        given_index += " (also " + ", ".join(dict.fromkeys(aliases)) + ")"
+        given_index += " (also known as " + ", ".join(dict.fromkeys(aliases)) + ")"
     return (
         ComparedField("Given names", " ".join(feed.given), given_index, _given(feed, child)),
         ComparedField("Family name", feed.family, family_index, _family(feed, child)),
@@ -223,6 +224,25 @@ def compare(case: ReviewCase) -> tuple[ComparedField, ...]:
             _nhs(feed, child),
         ),
     )
+
+
+_WHY = {
+    "given name differs": "The given names differ, so the index would not link it by itself.",
+    "more than one child is close": "More than one child in the index is close to this row.",
+}
+LEGEND = (
+    "✓ Same · ≈ Close: a middle, former or known name, the same postcode area, or a date "
+    "one part or a day-and-month swap away · ✗ Different · – Not given by one side"
+)
+
+
+def why(case: ReviewCase) -> str:
+    """Where the row comes from and, in words, why the index asks a person."""
+    where = f"From {case.source}" + (f", row {case.row_number}" if case.row_number else "") + "."
+    reason = _WHY.get(case.reason)
+    if reason is None and case.probability is not None:
+        reason = f"The index finds this child likely ({case.probability:.0%}) but not certain."
+    return f"{where} {reason or case.reason}".strip()
 
 
 # -- the seams -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from cpdesk.dates import format_date
-from cpdesk.review import Agreement, ComparedField, ReviewCase
+from cpdesk.review import LEGEND, Agreement, ComparedField, ReviewCase, why
 from cpdesk.ui.theme import set_role
 
 __all__ = ["ReviewPage"]
@@ -40,8 +40,8 @@ _BADGE_ROLE = {
     Agreement.MISSING: "hint",
 }
 SHIELDED_TEXT = (
-    "Shielded child. You see the index team's full view: the address and former names "
-    "stay with the index team. This view is audited."
+    "Shielded child: you see the index team's full view, and this view is audited. "
+    "Never pass the address or former names on."
 )
 
 
@@ -127,6 +127,9 @@ class ReviewPage(QWidget):
         self.grid.setColumnStretch(3, 1)
         self._rows: list[tuple[QLabel, QLabel, QLabel, QLabel]] = []
 
+        self.legend = _label(LEGEND, "hint")
+        self.legend.setObjectName("review-legend")
+
         self.worker_card = QFrame()
         self.worker_card.setObjectName("review-practitioner")
         set_role(self.worker_card, "card")
@@ -163,7 +166,7 @@ class ReviewPage(QWidget):
         stack.setContentsMargins(24, 16, 24, 16)
         stack.setSpacing(12)
         for widget in (self.position, self.about, self.message, self.shielded, self.card,
-                       self.worker_card, self.decision, self.again):  # fmt: skip
+                       self.legend, self.worker_card, self.decision, self.again):  # fmt: skip
             stack.addWidget(widget)
         stack.addStretch(1)
         scroll = QScrollArea()
@@ -176,6 +179,7 @@ class ReviewPage(QWidget):
         layout.addWidget(header)
         layout.addWidget(scroll, 1)
         self._show_case_widgets(False)
+        self.message.hide()
 
     # -- ReviewView ----------------------------------------------------------------------
 
@@ -188,6 +192,7 @@ class ReviewPage(QWidget):
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
+        self.message.setVisible(bool(text))
         self.message.setAccessibleName(f"Last action, {text}" if text else "Last action")
 
     def show_finished(self, text: str) -> None:
@@ -202,12 +207,7 @@ class ReviewPage(QWidget):
     ) -> None:
         self._clear_case()
         self.position.setText(f"Link {position} of {total}")
-        about = [f"From {case.source}" + (f", row {case.row_number}" if case.row_number else "")]
-        if case.reason:
-            about.append(f"why it is here: {case.reason}")
-        if case.probability is not None:
-            about.append(f"the linker's confidence: {case.probability:.0%}")
-        self.about.setText(" · ".join(about))
+        self.about.setText(why(case))
         child = case.candidate
         shown = [
             *fields,
@@ -274,7 +274,7 @@ class ReviewPage(QWidget):
         self.shielded.hide()
 
     def _show_case_widgets(self, on: bool) -> None:
-        for widget in (self.card, self.worker_card, self.decision):
+        for widget in (self.card, self.legend, self.worker_card, self.decision):
             widget.setVisible(on)
 
     def wipe(self) -> None:

@@ -170,6 +170,7 @@ QLabel[role="badge-same"] {{ background: {p.action}; color: {p.on_action};
     font-weight: bold; padding: 3px 8px; border-radius: 4px; }}
 QFrame[role="card"] {{ background: {p.surface}; border: 1px solid {p.border};
     border-radius: 6px; }}
+QFrame[role="card"]:focus {{ border: {f}px solid {p.focus_ring}; }}
 QFrame[role="error-summary"] {{ background: {p.surface}; border: {f}px solid {p.error};
     border-radius: 4px; }}
 QFrame[role="error-summary"]:focus {{ border: {f}px solid {p.focus_ring};

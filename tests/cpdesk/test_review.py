@@ -103,8 +103,8 @@ def test_values_are_shown_as_the_record_shows_them() -> None:
     shown = {f.label: (f.feed, f.index) for f in compare(case())}
     assert shown["Date of birth"] == ("14 March 2011", "14 March 2011")
     assert shown["NHS number"] == ("999 000 0018", "999 000 0018")
-    assert shown["Given names"] == ("Olivia", "Olivia Rose (also Liv, Olivia)")
-    assert shown["Family name"] == ("Smithfield", "Smithfield (also Jones)")
+    assert shown["Given names"] == ("Olivia", "Olivia Rose (also known as Liv)")
+    assert shown["Family name"] == ("Smithfield", "Smithfield (formerly Jones)")
 
 
 def test_repr_never_holds_the_child() -> None:

@@ -89,7 +89,7 @@ def test_the_index_team_reviews_by_keyboard_and_every_step_is_audited(
     assert first["Family name"] == ("Smithfield", "✓ Same", "Smithfield")
     assert first["Date of birth"][1] == "✓ Same"
     assert first["NHS number"][1] == "– Not given"
-    assert "given name differs" in page.about.text()
+    assert "given names differ" in page.about.text()
     assert not page.shielded.isVisibleTo(page)
 
     key(qtbot, page, Qt.Key.Key_L)  # Link: Rose Smithfield is Olivia
