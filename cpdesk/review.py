@@ -46,6 +46,7 @@ __all__ = [
 INDEX_TEAM = "index-team"
 LOADING = "Loading the links to review…"
 NONE_WAITING = "No links are waiting for review."
+MORE_WAITING = "More links are waiting: press Check again (F5) for the next ones."
 TAKEN = "Someone else decided this one already (or a newer feed replaced it). Moving on."
 CHANNEL = "review"
 _T = TypeVar("_T")
@@ -251,7 +252,7 @@ def why(case: ReviewCase) -> str:
 class ReviewApi(Protocol):
     """The index's review calls (`cpdesk.net.review.ReviewClient`); blocking: run as jobs."""
 
-    def queue(self) -> tuple[str, ...]: ...
+    def queue(self) -> tuple[tuple[str, ...], int]: ...
     def case(self, item_id: str) -> ReviewCase: ...
     def decide(self, item_id: str, link: bool) -> tuple[str, ...]: ...
 
@@ -296,6 +297,7 @@ class ReviewController:
         self._queue: list[str] = []
         self._case: ReviewCase | None = None
         self._total = 0
+        self._more = False  # the index listed only the oldest of those waiting
         self._tally = _Tally()
         self._busy = False
         self._closed = False
@@ -344,16 +346,19 @@ class ReviewController:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _queued(self, ids: tuple[str, ...]) -> None:
+    def _queued(self, listed: tuple[tuple[str, ...], int]) -> None:
+        ids, waiting = listed
         self._queue = list(ids)
         self._total = len(ids)
+        self._more = waiting > len(ids)
         self._next()
 
     def _next(self) -> None:
         self._case = None
         if not self._queue:
             summary = self._tally.summary()
-            self._view.show_finished(NONE_WAITING + (" " + summary if summary else ""))
+            head = MORE_WAITING if self._more else NONE_WAITING
+            self._view.show_finished(head + (" " + summary if summary else ""))
             return
         item_id = self._queue[0]
         self._run("Loading the next link…", lambda: self._api.case(item_id), self._shown)

@@ -42,7 +42,7 @@ class ReviewClient:
     def __init__(self, index: JsonFetcher) -> None:
         self._index = index
 
-    def queue(self) -> tuple[str, ...]:
+    def queue(self) -> tuple[tuple[str, ...], int]:
         return parse_queue(self._index.fetch_json("GET", "/Task?status=requested", "review_list"))
 
     def case(self, item_id: str) -> ReviewCase:
@@ -78,9 +78,14 @@ def _task_ids(resources: list[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def parse_queue(body: object) -> tuple[str, ...]:
-    """The pending items' ids, oldest first."""
-    return _task_ids(_resources(body, "searchset"))
+def parse_queue(body: object) -> tuple[tuple[str, ...], int]:
+    """The pending items' ids, oldest first, and how many wait in all (the index lists
+    the oldest few hundred)."""
+    ids = _task_ids(_resources(body, "searchset"))
+    total = (_obj(body) or {}).get("total")
+    if not isinstance(total, int) or isinstance(total, bool) or total < len(ids):
+        raise MalformedResponse()
+    return ids, total
 
 
 def parse_decided(body: object) -> tuple[str, ...]:

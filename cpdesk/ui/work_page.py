@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -64,8 +65,10 @@ class WorkPage(QWidget):
         self.settings_button = QPushButton("Settings")
         self.settings_button.setObjectName("settings")
         self.settings_button.clicked.connect(self.settings_requested)
-        self.review_button = QPushButton("Links to review")
+        self.review_button = QPushButton("Links to review (Alt+R)")
         self.review_button.setObjectName("open-review")
+        self.review_button.setShortcut(QKeySequence("Alt+R"))
+        self.review_button.setAccessibleName("Links to review")
         self.review_button.clicked.connect(self.review_requested)
         self.review_button.hide()  # shown for the index team (MainWindow.show_workspace)
         self.sign_out_button = QPushButton("Sign out")

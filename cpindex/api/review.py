@@ -3,8 +3,8 @@
 Each row a council feed sent that the linker could neither link nor reject waits as a
 review item, served as a FHIR R4 Task:
 
-- `GET /Task?status=requested`: the pending items, oldest first; no child data (ids,
-  source, feed, row number, probability, why it waits).
+- `GET /Task?status=requested`: the pending items, the oldest `MAX_LISTED`, with `total`
+  counting them all; no child data (ids, source, feed, row number, probability, why).
 - `GET /Task/{id}`: one item side by side: a collection Bundle of the Task, holding the
   feed row as a contained Patient and PractitionerRole, and the candidate child's Patient
   as the index holds it. A shielded candidate is served as the index team's view of a
@@ -39,6 +39,7 @@ from cpindex.feeds.store import (
     StaleReview,
     decide_review,
     index_ids,
+    pending_count,
     pending_reviews,
     review_item,
 )
@@ -49,6 +50,7 @@ __all__ = ["router", "task"]
 router = APIRouter(tags=["review"])
 
 TEAM = "index-team"
+MAX_LISTED = 200  # the oldest; `total` counts them all (a national feed can leave thousands)
 TASK_CODE = {"system": EXT + "task-code", "code": "link-review", "display": "Link to review"}
 _STATUS = {  # feed_review.status -> Task.status
     "pending": "requested",
@@ -148,14 +150,15 @@ def queue(request: Request, info: SignedIn, services: ServicesDep, audit: Audit)
         audit(info, "review-list", "refused", detail={"error": "INVALID_VALUE"})
         raise RequestError(400, "value", "INVALID_VALUE", "Use status=requested only.")
     with services.engine.connect() as conn:
-        pending = pending_reviews(conn)
+        pending = pending_reviews(conn, MAX_LISTED)
+        total = pending_count(conn)
         ids = index_ids(conn, [i.child_pk for i in pending])
-    audit(info, "review-list", "success", detail={"results": len(pending)})
+    audit(info, "review-list", "success", detail={"results": len(pending), "total": total})
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "timestamp": iso(services.clock.now()),
-        "total": len(pending),
+        "total": total,
     }
     if pending:
         bundle["entry"] = [

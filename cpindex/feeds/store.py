@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from cpindex.audit.chain import append_rows
 from cpindex.feeds.formats import DEFAULT_MAX_BYTES, FeedRow, Rejected, parse_feed
@@ -36,6 +36,7 @@ __all__ = [
     "decide_review",
     "index_ids",
     "load_feed",
+    "pending_count",
     "pending_reviews",
     "review_item",
 ]
@@ -408,13 +409,14 @@ _ITEM_COLUMNS = (
 )
 
 
-def _items(conn: Connection, where: Any) -> list[ReviewItem]:
+def _items(conn: Connection, where: Any, limit: int | None = None) -> list[ReviewItem]:
     rows = conn.execute(
         select(*_ITEM_COLUMNS)
         .join(feed, feed.c.id == feed_review.c.feed_id)
         .join(source, source.c.id == feed.c.source_id)
         .where(where)
         .order_by(feed_review.c.id)
+        .limit(limit)
     )
     return [
         ReviewItem(
@@ -433,8 +435,14 @@ def _items(conn: Connection, where: Any) -> list[ReviewItem]:
     ]
 
 
-def pending_reviews(conn: Connection) -> list[ReviewItem]:
-    return _items(conn, feed_review.c.status == "pending")
+def pending_reviews(conn: Connection, limit: int | None = None) -> list[ReviewItem]:
+    """The pending items, oldest first; at most `limit` of them."""
+    return _items(conn, feed_review.c.status == "pending", limit)
+
+
+def pending_count(conn: Connection) -> int:
+    query = select(func.count()).select_from(feed_review).where(feed_review.c.status == "pending")
+    return int(conn.execute(query).scalar_one())
 
 
 def review_item(conn: Connection, review_id: int) -> ReviewItem | None:

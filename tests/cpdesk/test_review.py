@@ -122,11 +122,12 @@ class FakeReviewApi:
         self.decided: list[tuple[str, bool]] = []
         self.fail: BaseException | None = None
         self.also: dict[str, tuple[str, ...]] = {}
+        self.listed = 200  # the index lists the oldest few hundred
 
-    def queue(self) -> tuple[str, ...]:
+    def queue(self) -> tuple[tuple[str, ...], int]:
         if self.fail:
             raise self.fail
-        return tuple(self.ids)
+        return tuple(self.ids[: self.listed]), len(self.ids)
 
     def case(self, item_id: str) -> ReviewCase:
         if self.fail:
@@ -276,3 +277,19 @@ def test_after_close_no_answer_is_drawn() -> None:
     runner.run()
     assert [n for n, _a in view.calls if n == "show_case"] == []
     assert review.current is None
+
+
+def test_when_the_index_listed_only_the_oldest_the_end_says_more_wait() -> None:
+    api = FakeReviewApi(("1", "2", "3"))
+    api.listed = 1
+    review, runner, view, _session = _setup(api=api)
+    review.open()
+    runner.run()
+    runner.run()
+    assert view.last("show_case")[2:] == (1, 1)
+    review.skip()
+    assert view.said("show_finished")[-1].startswith("More links are waiting")
+    review.reload()
+    runner.run()
+    runner.run()
+    assert shown_item(view) == "1"

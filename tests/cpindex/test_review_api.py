@@ -283,3 +283,16 @@ def test_every_answer_is_valid_fhir_r4(api: Api) -> None:
         resources += [e["resource"] for e in body.get("entry", [])]
     problems = [p for r in resources for p in _errors(r)]
     assert problems == []
+
+
+def test_the_list_holds_the_oldest_and_counts_them_all(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cpindex.api import review
+
+    monkeypatch.setattr(review, "MAX_LISTED", 2)
+    status, bundle = api.call("GET", "/Task")
+    assert status == 200
+    assert bundle["total"] == 5 and len(bundle["entry"]) == 2
+    ids = [int(e["resource"]["id"]) for e in bundle["entry"]]
+    assert ids == sorted(ids)

@@ -83,11 +83,13 @@ def test_a_malformed_case_is_refused_without_its_values(broken) -> None:
 
 
 def test_queue_and_decisions_are_task_ids() -> None:
-    assert parse_queue(bundle(TASK, kind="searchset")) == ("7",)
-    assert parse_queue({"resourceType": "Bundle", "type": "searchset", "total": 0}) == ()
+    assert parse_queue({**bundle(TASK, kind="searchset"), "total": 250}) == (("7",), 250)
+    assert parse_queue({"resourceType": "Bundle", "type": "searchset", "total": 0}) == ((), 0)
+    with pytest.raises(MalformedResponse):  # fewer in all than listed
+        parse_queue({**bundle(TASK, kind="searchset"), "total": 0})
     assert parse_decided(bundle(TASK, {**TASK, "id": "8"})) == ("7", "8")
     with pytest.raises(MalformedResponse):
-        parse_queue(bundle(PATIENT, kind="searchset"))
+        parse_queue({**bundle(PATIENT, kind="searchset"), "total": 1})
 
 
 def test_ids_are_quoted_into_the_path() -> None:
