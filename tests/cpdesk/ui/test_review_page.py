@@ -27,8 +27,7 @@ def test_each_mark_is_a_sign_and_a_word_and_each_row_one_sentence(qtbot) -> None
     assert marks["Family name"].text() == "✓ Same"
     assert marks["Postcode"].text() == "– Not given"
     assert marks["Given names"].accessibleName() == (
-        "Given names: Close. The council sent Rose; the index holds Olivia Rose "
-        "(also known as Liv)"
+        "Given names: Close. The council sent Rose; the index holds Olivia Rose (also known as Liv)"
     )
     assert page.position.text() == "Link 1 of 3"
     assert page.link.text().endswith("(Alt+L)") and page.skip.text().endswith("(Alt+S)")
