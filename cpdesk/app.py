@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from cpdesk.platform import CaptureGuard, LockListener
     from cpdesk.policy import Policy
     from cpdesk.records import AccessReason, ChildRecord, Involvement, SearchQuery, SearchResult
+    from cpdesk.review import ReviewController, ReviewView
     from cpdesk.ui.activity import ActivityFilter, Ticker
 
 __all__ = [
@@ -162,6 +163,9 @@ class LazyClient:
 
     def end_involvement(self, role_id: str) -> None:
         self.real.end_involvement(role_id)
+
+    def fetch_json(self, method: str, path: str, operation: str) -> object:
+        return self.real.fetch_json(method, path, operation)
 
     def cancel_all(self) -> None:
         if self._client is not None:
@@ -419,6 +423,16 @@ class _AfterFirstPaint(QObject):
         return False
 
 
+def _review_controller(
+    client: LazyClient, runner: TaskRunner, session: Session, view: ReviewView
+) -> ReviewController:
+    """The index team's link review over the app's client and worker pool (on first use)."""
+    from cpdesk.net.review import ReviewClient
+    from cpdesk.review import ReviewController
+
+    return ReviewController(ReviewClient(client), runner, session, view)
+
+
 def build_app(
     policy: Policy,
     connection: Connection,
@@ -501,6 +515,7 @@ def build_app(
         settings_factory=settings,
         demo=demo,
         finish_now=False,
+        review=lambda view: _review_controller(client, runner, session, view),
     )
     runner.busy_changed.connect(window.show_busy)
     startup = StartUp(

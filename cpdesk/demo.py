@@ -7,7 +7,8 @@ and reused. Each start makes a throwaway certificate authority (`cpdesk.demo_cer
 whose server key the client pins; the private keys live in a temporary folder removed at
 stop. The server prints the demo sign-in details and the current one-time codes
 (`--demo-codes`); they are passed through to this terminal, so a newcomer signs in
-without an authenticator app.
+without an authenticator app. A small council feed (`cpindex feed demo`) leaves a few
+links for the index team's review screen.
 """
 
 from __future__ import annotations
@@ -169,6 +170,26 @@ def _seed(db_path: Path, children: int, seed: int, say: Callable[[str], None]) -
     return url
 
 
+def _demo_feed(db_path: Path, say: Callable[[str], None]) -> None:
+    """Load the demo council feed once (`cpindex feed demo`): a few links for the index
+    team to review. Best effort: the demo runs without it."""
+    marker = db_path.with_name(f"{db_path.name}.demo-feed-1")
+    if marker.exists():
+        return
+    result = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
+        [sys.executable, "-m", "cpindex", "feed", "demo", "--db", f"sqlite:///{db_path}"],
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        say("The demo feed (links for the index team to review) could not be loaded.")
+        return
+    marker.touch()
+
+
 def start_demo_index(
     *,
     children: int = DEMO_CHILDREN,
@@ -188,6 +209,7 @@ def start_demo_index(
     folder = data_dir or demo_data_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = _seed(folder / "index.sqlite3", children, seed, say)
+    _demo_feed(folder / "index.sqlite3", say)
     cert_dir = Path(tempfile.mkdtemp(prefix="cpdesk-demo-"))
     certs = make_demo_certificates(cert_dir / "certs")
     port = free_port()

@@ -177,6 +177,10 @@ def _feed_parsers(commands: Any) -> None:
     review.add_argument("--id", type=int, default=None)
     review.add_argument("--by", default="cli", help="who decides (audited)")
     review.add_argument("--db", default=None)
+    demo = feed_commands.add_parser(
+        "demo", help="load the demo feed (review items for cpdesk demo)"
+    )
+    demo.add_argument("--db", default=None)
 
 
 def _probability(raw: str) -> float:

@@ -23,6 +23,7 @@ PDS_DISPLAY = {
     "SERVER_ERROR": "Internal server error",
     "NOT_ALLOWED": "Method not allowed",
     "UNSUPPORTED_MEDIA_TYPE": "Unsupported media type",
+    "CONFLICT": "Conflict with the resource's current state",
 }
 
 

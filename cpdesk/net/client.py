@@ -298,6 +298,16 @@ class IndexClient:
         _log("record done", index_id=index_id)
         return child, answer.content
 
+    def fetch_json(self, method: str, path: str, operation: str) -> object:
+        """One bodyless call as the signed-in user; the parsed JSON answer, or a typed error.
+
+        For callers that parse their own resources (cpdesk.net.review); `path` is built by
+        them from fixed parts and quoted ids."""
+        token = self._require_token()
+        answer = self._call(method, path, operation, None, token)
+        self._raise_for_status(answer, operation, token)
+        return answer.body
+
     def cancel_all(self) -> None:
         """Abandon every call in flight (from any thread): each fails fast with Cancelled."""
         with self._lock:

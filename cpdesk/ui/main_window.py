@@ -1,6 +1,7 @@
 """The main window: draws what the controller tells it and hands the user's intents back.
 
-Pages: sign-in, the workspace (search, results, record) and the lock panel. It is the
+Pages: sign-in, the workspace (search, results, record), the index team's review screen
+(cpdesk/ui/review.py, destroyed at every lock) and the lock panel. It is the
 `WorkView` of `cpdesk.controller.WorkController`, which decides everything (what to fetch,
 what to show, what an error means, when to lock); the window only builds, fills and
 empties widgets. A lock empties every widget with child data in the same event-loop turn
@@ -32,8 +33,10 @@ from cpdesk.ui.statusbar import SessionStatusBar
 if TYPE_CHECKING:  # the other screens are imported when first needed: sign-in paints sooner
     from cpdesk.controller import LockedPanel, WorkController
     from cpdesk.records import ChildRecord, ChildSummary, SearchQuery, UserInfo
+    from cpdesk.review import ReviewController, ReviewView
     from cpdesk.session import Session
     from cpdesk.ui.lockscreen import LockScreen
+    from cpdesk.ui.review import ReviewPage
     from cpdesk.ui.work_page import WorkPage
 
 __all__ = ["APP_TITLE", "LOCKED_TITLE", "MainWindow"]
@@ -79,6 +82,7 @@ class MainWindow(QMainWindow):
         settings_factory: Callable[[QWidget], QDialog] | None = None,
         demo: bool = False,
         finish_now: bool = True,
+        review: Callable[[ReviewView], ReviewController] | None = None,
     ) -> None:
         """`finish_now=False` leaves `finish_start()` to the caller (the app calls it right
         after the first paint, and before any sign-in is sent)."""
@@ -90,6 +94,9 @@ class MainWindow(QMainWindow):
         self._parked: WorkPage | None = None  # the emptied workspace while locked
         self.lock_panel: LockScreen | None = None  # the panel while locked, else None
         self._lock_screen: LockScreen | None = None  # built once, refilled for each lock
+        self._review_factory = review  # the index team's "Links to review" (cpdesk.review)
+        self.review_page: ReviewPage | None = None  # while open; destroyed at lock and leave
+        self._review: ReviewController | None = None
         self.setWindowTitle(APP_TITLE)
         self.resize(1280, 820)
         self.pages = QStackedWidget()
@@ -134,6 +141,7 @@ class MainWindow(QMainWindow):
     def show_sign_in(self, notice: str) -> None:
         self.setWindowTitle(APP_TITLE)
         self._close_dialogs()
+        self._close_review()
         self._destroy_work()
         self._drop_lock_panel()
         self.status.set_signed_out()
@@ -160,6 +168,9 @@ class MainWindow(QMainWindow):
             self._destroy_work()
             work = self._build_work()
         self.work = work
+        work.review_button.setVisible(
+            self._review_factory is not None and user.role == "index-team"
+        )
         self.pages.setCurrentWidget(work)
         self._panel()  # built now, so a lock never waits for it
         if parked is None:
@@ -173,6 +184,7 @@ class MainWindow(QMainWindow):
         """
         self.setWindowTitle(LOCKED_TITLE)
         self._close_dialogs()
+        self._close_review()
         self._park_work()
         self.status.set_locked()
         if self.lock_panel is not None:
@@ -285,6 +297,7 @@ class MainWindow(QMainWindow):
         work.cancel_requested.connect(c.cancel)
         work.settings_requested.connect(self._show_settings)
         work.settings_button.setVisible(self._settings_factory is not None)
+        work.review_requested.connect(self._open_review)
         work.form.search_requested.connect(c.search)
         work.results.open_requested.connect(self._ask_reason)
         work.record.back_requested.connect(c.back_to_results)
@@ -335,6 +348,44 @@ class MainWindow(QMainWindow):
             # Destroyed in a later turn. No setParent(None): turning a page into a hidden
             # top-level re-polishes its whole tree (~50 ms).
             work.deleteLater()
+
+    def _open_review(self) -> None:
+        """The index team's review screen, a page of its own over the workspace."""
+        if self._review_factory is None or self.work is None or self.review_page is not None:
+            return
+        from cpdesk.ui.review import ReviewPage
+
+        page = ReviewPage()
+        review = self._review_factory(page)
+        if not review.allowed:
+            page.deleteLater()
+            return
+        page.link_requested.connect(review.link)
+        page.not_this_child_requested.connect(review.not_this_child)
+        page.skip_requested.connect(review.skip)
+        page.reload_requested.connect(review.reload)
+        page.back_requested.connect(self._close_review)
+        page.lock_requested.connect(self.controller.lock)
+        self.pages.addWidget(page)
+        self.pages.setCurrentWidget(page)
+        self.review_page, self._review = page, review
+        review.open()
+
+    def _close_review(self) -> None:
+        """Lock, sign-out or back: empty the review screen now and destroy it."""
+        page, self.review_page = self.review_page, None
+        review, self._review = self._review, None
+        if review is not None:
+            review.close()
+        if page is None:
+            return
+        page.wipe()
+        self.pages.removeWidget(page)
+        page.hide()
+        page.deleteLater()
+        if self.work is not None:
+            self.pages.setCurrentWidget(self.work)
+            self.work.review_button.setFocus()
 
     def _drop_lock_panel(self) -> None:
         panel, self.lock_panel = self.lock_panel, None

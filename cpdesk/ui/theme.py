@@ -166,8 +166,11 @@ QLabel[role="badge-caf"] {{ background: {p.warning}; color: {p.on_warning};
     font-weight: bold; padding: 3px 8px; border-radius: 4px; }}
 QLabel[role="badge-error"] {{ background: {p.error}; color: {p.on_error};
     font-weight: bold; padding: 3px 8px; border-radius: 4px; }}
+QLabel[role="badge-same"] {{ background: {p.action}; color: {p.on_action};
+    font-weight: bold; padding: 3px 8px; border-radius: 4px; }}
 QFrame[role="card"] {{ background: {p.surface}; border: 1px solid {p.border};
     border-radius: 6px; }}
+QFrame[role="card"]:focus {{ border: {f}px solid {p.focus_ring}; }}
 QFrame[role="error-summary"] {{ background: {p.surface}; border: {f}px solid {p.error};
     border-radius: 4px; }}
 QFrame[role="error-summary"]:focus {{ border: {f}px solid {p.focus_ring};

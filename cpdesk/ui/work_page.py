@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -36,14 +37,15 @@ FORM_WIDTH = 420
 
 class WorkPage(QWidget):
     """Signals:
-    lock_requested, sign_out_requested, cancel_requested, settings_requested: the header and
-    busy-bar buttons.
+    lock_requested, sign_out_requested, cancel_requested, settings_requested,
+    review_requested: the header and busy-bar buttons ("Links to review": index team only).
     """
 
     lock_requested = Signal()
     sign_out_requested = Signal()
     cancel_requested = Signal()
     settings_requested = Signal()
+    review_requested = Signal()
 
     def __init__(
         self,
@@ -63,12 +65,19 @@ class WorkPage(QWidget):
         self.settings_button = QPushButton("Settings")
         self.settings_button.setObjectName("settings")
         self.settings_button.clicked.connect(self.settings_requested)
+        self.review_button = QPushButton("Links to review (Alt+R)")
+        self.review_button.setObjectName("open-review")
+        self.review_button.setShortcut(QKeySequence("Alt+R"))
+        self.review_button.setAccessibleName("Links to review")
+        self.review_button.clicked.connect(self.review_requested)
+        self.review_button.hide()  # shown for the index team (MainWindow.show_workspace)
         self.sign_out_button = QPushButton("Sign out")
         self.sign_out_button.setObjectName("sign-out")
         self.sign_out_button.clicked.connect(self.sign_out_requested)
         bar = QHBoxLayout(header)
         bar.setContentsMargins(20, 8, 20, 8)
         bar.addWidget(title, 1)
+        bar.addWidget(self.review_button)
         bar.addWidget(self.settings_button)
         bar.addWidget(self.lock_button)
         bar.addWidget(self.sign_out_button)

@@ -14,7 +14,16 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from cpindex.api import audit, auth, feed, metadata, notices, patient, practitioner_role
+from cpindex.api import (
+    audit,
+    auth,
+    feed,
+    metadata,
+    notices,
+    patient,
+    practitioner_role,
+    review,
+)
 from cpindex.api.middleware import RequestContextMiddleware
 from cpindex.api.openapi import install_openapi
 from cpindex.api.outcomes import error_response
@@ -38,7 +47,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, feed_max_body=services.settings.feed_max_bytes)
     app.state.services = services
     _install_error_handlers(app)
-    for module in (auth, patient, audit, metadata, feed, notices, practitioner_role):
+    for module in (auth, patient, audit, metadata, feed, notices, practitioner_role, review):
         app.include_router(module.router)
     install_openapi(app)
     return app

@@ -75,6 +75,11 @@ def capability_statement(now: dt.datetime) -> dict[str, Any]:
                         "operation": [{"name": "end",
                                        "definition": "https://cpindex.example/fhir/OperationDefinition/PractitionerRole-end"}],
                     },
+                    {  # the index team's link review (cpindex.api.review)
+                        "type": "Task",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [{"name": "status", "type": "token"}],
+                    },
                 ],
             }
         ],

@@ -18,7 +18,7 @@ famous children). The rules, each a constant below so the report can be tuned:
 - shielded-child: every view of a shielded child;
 - shielded-full-record: every view in which the index team was served a shielded
   child's full record (issue 18: the team may, with a reason, and every such view is
-  listed here besides shielded-child);
+  listed here besides shielded-child), link reviews with a shielded candidate included;
 - shielded-self-declaration: every attempt to self-declare an involvement with a child
   served shielded (refused: cpindex.api.practitioner_role), and every self-declaration
   still in place on a child shielded since it was made, however long ago;
@@ -173,13 +173,16 @@ def _children(conn: Connection, index_ids: set[str]) -> dict[str, tuple[set[str]
 
 # A record re-read from a client's encrypted cache while offline counts as a view.
 VIEW_ACTIONS = ("view", "offline-view")
+# The index team's link review (cpindex.api.review): listed only when a shielded
+# candidate was served in full, never counted as a view.
+REVIEW_VIEW = "review-view"
 
 
 def _events(conn: Connection, since: dt.datetime) -> list[Mapping[str, Any]]:
     query = (
         select(audit_event)
         .where(audit_event.c.at >= since)
-        .where(audit_event.c.action.in_(("search", *VIEW_ACTIONS)))
+        .where(audit_event.c.action.in_(("search", REVIEW_VIEW, *VIEW_ACTIONS)))
         .where(audit_event.c.outcome == "success")
         .where(audit_event.c.username.is_not(None))
         .order_by(audit_event.c.id)
@@ -199,6 +202,14 @@ def find_misuse(conn: Connection, since: dt.datetime) -> list[Finding]:
     view_times: dict[str, list[dt.datetime]] = defaultdict(list)
     late: dict[tuple[str, dt.date], list[Mapping[str, Any]]] = defaultdict(list)
     for event in events:
+        if event["action"] == REVIEW_VIEW:
+            served = json.loads(event["detail"] or "{}").get("served")
+            if event["at"] >= since and served == "full":
+                findings.append(
+                    Finding("shielded-full-record", event["id"], event["at"], event["username"],
+                            event["patient_id"], RULES["shielded-full-record"])
+                )  # fmt: skip
+            continue
         user = users.get(event["username"])
         local = event["at"].astimezone(LOCAL)
         day = local.date()

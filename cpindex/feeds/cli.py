@@ -64,6 +64,12 @@ def run_feed_command(args: argparse.Namespace, engine: Engine) -> int:
         return _load(args, engine, now)
     if args.feed_command == "train":
         return _train(args, engine)
+    if args.feed_command == "demo":
+        from cpindex.feeds.demo import DEMO_SOURCE, load_demo_feed
+
+        report = load_demo_feed(engine, now)
+        print(f"{DEMO_SOURCE}: feed {report.feed_id}, {report.review} to review")
+        return 0
     return _review(args, engine, now)
 
 

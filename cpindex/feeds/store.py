@@ -16,24 +16,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from cpindex.audit.chain import append_rows
 from cpindex.feeds.formats import DEFAULT_MAX_BYTES, FeedRow, Rejected, parse_feed
 from cpindex.feeds.link import Decision, Thresholds, link_rows
+from cpindex.feeds.memory import apply_memory, remember, same_question
 from cpindex.store.db import serialised
 from cpindex.store.schema import child, feed, feed_review, involvement, practitioner, source
 
 __all__ = [
     "FeedReport",
+    "NoSuchReview",
     "ReviewItem",
     "SourceExists",
     "StaleReview",
     "UnknownSource",
     "add_source",
     "decide_review",
+    "index_ids",
     "load_feed",
+    "pending_count",
     "pending_reviews",
+    "review_item",
 ]
 
 
@@ -47,6 +52,10 @@ class UnknownSource(Exception):
 
 class StaleReview(Exception):
     """The review item is decided already, or its feed was replaced by a newer one."""
+
+
+class NoSuchReview(StaleReview):
+    """No review item has that id."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,7 @@ def _write(
     now: dt.datetime,
     actor: Actor,
 ) -> FeedReport:
+    decisions, remembered = apply_memory(conn, source_id, decisions)
     rejected = list(bad_rows) + [
         Rejected(d.row.number, d.reason) for d in decisions if d.outcome == "rejected"
     ]
@@ -246,6 +256,7 @@ def _write(
                     "child_pk": d.child_pk,
                     "probability": d.probability,
                     "row_json": json.dumps(d.row.as_json()),
+                    "reason": d.reason[:200],
                     "status": "pending",
                     "decided_by": None,
                     "decided_at": None,
@@ -253,7 +264,7 @@ def _write(
                 for d in review
             ],
         )
-    ids = _index_ids(conn, [int(d.child_pk) for d in decisions if d.child_pk is not None])
+    ids = index_ids(conn, [int(d.child_pk) for d in decisions if d.child_pk is not None])
     audit = [
         _audit(
             actor,
@@ -281,6 +292,7 @@ def _write(
             row=d.row.number,
             probability=round(d.probability, 6),
             reason=d.reason,
+            **({"remembered": remembered[d.row.number]} if d.row.number in remembered else {}),
         )
         for d in decisions
     ]
@@ -294,7 +306,7 @@ def _write(
     return FeedReport(feed_id, kind, linked=len(linked), review=len(review), rejected=rejected)
 
 
-def _index_ids(conn: Connection, pks: Sequence[int]) -> dict[int, str]:
+def index_ids(conn: Connection, pks: Sequence[int]) -> dict[int, str]:
     wanted = sorted(set(pks))
     found: dict[int, str] = {}
     for i in range(0, len(wanted), 500):
@@ -377,22 +389,34 @@ class ReviewItem:
     row: FeedRow
     child_pk: int
     probability: float
+    reason: str = ""
+    status: str = "pending"  # pending | linked | not-linked | superseded
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
 
 
-def pending_reviews(conn: Connection) -> list[ReviewItem]:
+_ITEM_COLUMNS = (
+    feed_review.c.id,
+    feed_review.c.feed_id,
+    source.c.name,
+    feed_review.c.row_json,
+    feed_review.c.child_pk,
+    feed_review.c.probability,
+    feed_review.c.reason,
+    feed_review.c.status,
+    feed_review.c.decided_by,
+    feed_review.c.decided_at,
+)
+
+
+def _items(conn: Connection, where: Any, limit: int | None = None) -> list[ReviewItem]:
     rows = conn.execute(
-        select(
-            feed_review.c.id,
-            feed_review.c.feed_id,
-            source.c.name,
-            feed_review.c.row_json,
-            feed_review.c.child_pk,
-            feed_review.c.probability,
-        )
+        select(*_ITEM_COLUMNS)
         .join(feed, feed.c.id == feed_review.c.feed_id)
         .join(source, source.c.id == feed.c.source_id)
-        .where(feed_review.c.status == "pending")
+        .where(where)
         .order_by(feed_review.c.id)
+        .limit(limit)
     )
     return [
         ReviewItem(
@@ -402,15 +426,40 @@ def pending_reviews(conn: Connection) -> list[ReviewItem]:
             FeedRow.from_json(json.loads(r[3])),
             int(r[4]),
             float(r[5]),
+            str(r[6] or ""),
+            str(r[7]),
+            r[8],
+            r[9],
         )
         for r in rows
     ]
 
 
+def pending_reviews(conn: Connection, limit: int | None = None) -> list[ReviewItem]:
+    """The pending items, oldest first; at most `limit` of them."""
+    return _items(conn, feed_review.c.status == "pending", limit)
+
+
+def pending_count(conn: Connection) -> int:
+    query = select(func.count()).select_from(feed_review).where(feed_review.c.status == "pending")
+    return int(conn.execute(query).scalar_one())
+
+
+def review_item(conn: Connection, review_id: int) -> ReviewItem | None:
+    """One review item, whatever its status; None when no item has that id."""
+    found = _items(conn, feed_review.c.id == review_id)
+    return found[0] if found else None
+
+
 def decide_review(
     engine: Engine, review_id: int, link: bool, *, now: dt.datetime, actor: Actor
-) -> None:
-    """Link the row to its candidate child, or mark it "not this child"; audited."""
+) -> list[int]:
+    """Link the row to its candidate child, or mark it "not this child"; audited.
+
+    The decision is remembered for the source's later feeds (cpindex.feeds.memory), and
+    applies at once to the other pending rows of this feed asking the same question (the
+    same child with another practitioner). Returns the ids decided, this one first.
+    """
     with serialised(engine) as conn:
         item = conn.execute(
             select(
@@ -424,20 +473,36 @@ def decide_review(
             .join(feed, feed.c.id == feed_review.c.feed_id)
             .where(feed_review.c.id == review_id)
         ).first()
-        if item is None or item.status != "pending" or not item.current:
+        if item is None:
+            raise NoSuchReview(review_id)
+        if item.status != "pending" or not item.current:
             raise StaleReview(review_id)
         status = "linked" if link else "not-linked"
-        if link:
-            row = FeedRow.from_json(json.loads(item.row_json))
-            _write_involvements(
-                conn, int(item.source_id), int(item.feed_id), [(row, int(item.child_pk))]
+        row = FeedRow.from_json(json.loads(item.row_json))
+        child_pk, feed_id, source_id = int(item.child_pk), int(item.feed_id), int(item.source_id)
+        others = conn.execute(
+            select(feed_review.c.id, feed_review.c.row_json, feed_review.c.child_pk).where(
+                feed_review.c.feed_id == feed_id,
+                feed_review.c.status == "pending",
+                feed_review.c.id != review_id,
             )
+        ).all()
+        asked = [(int(i), str(raw), int(pk)) for i, raw, pk in others]
+        decided = [review_id, *same_question(asked, row, child_pk)]
+        if link:
+            rows = dict((int(i), str(raw)) for i, raw, _pk in others)
+            linked = [row] + [FeedRow.from_json(json.loads(rows[i])) for i in decided[1:]]
+            _write_involvements(conn, source_id, feed_id, [(r, child_pk) for r in linked])
         conn.execute(
             update(feed_review)
-            .where(feed_review.c.id == review_id)
+            .where(feed_review.c.id.in_(decided))
             .values(status=status, decided_by=actor.username, decided_at=now)
         )
-        patient = _index_ids(conn, [int(item.child_pk)])[int(item.child_pk)]
+        remember(
+            conn, source_id=source_id, row=row, child_pk=child_pk, decision=status,
+            review_id=review_id, decided_by=actor.username, decided_at=now,
+        )  # fmt: skip
+        patient = index_ids(conn, [child_pk])[child_pk]
         append_rows(
             conn,
             [
@@ -447,8 +512,11 @@ def decide_review(
                     "feed-review",
                     status,
                     patient,
-                    feed=int(item.feed_id),
-                    review=review_id,
+                    feed=feed_id,
+                    review=one,
+                    **({"same_as": review_id} if one != review_id else {}),
                 )
+                for one in decided
             ],
         )
+    return decided

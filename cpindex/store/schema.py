@@ -48,6 +48,7 @@ __all__ = [
     "practitioner",
     "practitioner_account",
     "rate_counter",
+    "review_memory",
     "seed_info",
     "self_declaration",
     "source",
@@ -253,7 +254,25 @@ feed_review = Table(
     Column("status", String(12), nullable=False),  # pending | linked | not-linked | superseded
     Column("decided_by", String(100), nullable=True),
     Column("decided_at", UTCDateTime, nullable=True),
+    Column("reason", String(200), nullable=True),  # why the linker asked (migration 0011)
     Index("ix_feed_review_status", "status"),
+)
+
+# The index team's decision on a source's row (its child identity, as a key) and a child:
+# a later feed of that source sending the same row is decided alike, not asked again
+# (cpindex.feeds.memory). Migration 0011.
+review_memory = Table(
+    "review_memory",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("source.id"), nullable=False),
+    Column("row_key", String(64), nullable=False),  # SHA-256 of the row's child identity
+    Column("child_pk", Integer, ForeignKey("child.pk"), nullable=False),
+    Column("decision", String(12), nullable=False),  # linked | not-linked
+    Column("review_id", Integer, ForeignKey("feed_review.id"), nullable=False),
+    Column("decided_by", String(100), nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+    Index("ux_review_memory", "source_id", "row_key", "child_pk", unique=True),
 )
 
 user_account = Table(

@@ -4,7 +4,9 @@
 
 Starts the embedded demo index, drives the real window (sign in with the demo account's
 current one-time code, search, reason, record, lock) and saves PNGs next to this file.
-Pass --scale 2 to check the layout at 200 % (saved with a -200 suffix).
+Pass --scale 2 to check the layout at 200 % (saved with a -200 suffix), --review to take
+only the index team's "Links to review" screens (signed in as indexteam.demo; it skips,
+never decides, so the demo's review items stay).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", default="1")
+    parser.add_argument("--review", action="store_true", help="only the review screens")
     args = parser.parse_args()
     os.environ["QT_SCALE_FACTOR"] = args.scale
     suffix = "" if args.scale == "1" else f"-{int(float(args.scale) * 100)}"
@@ -79,6 +82,8 @@ def main() -> int:
         wait(app.window.isVisible)
         app.window.activateWindow()
         app.window.signin.focus_first()
+        if args.review:
+            return review_shots(app, wait, save, demo_account("indexteam.demo"))
         save("sign-in")
 
         page = app.window.signin
@@ -175,6 +180,30 @@ def main() -> int:
         app.shutdown()
     finally:
         index.stop()
+    return 0
+
+
+def review_shots(app, wait, save, account) -> int:  # type: ignore[no-untyped-def]
+    """Sign in as the index team and take the review screen: a child, then a shielded one."""
+    import pyotp
+
+    from cpdesk.session import SessionState
+    from cpindex.seed.demo import DEMO_PASSWORD
+
+    page = app.window.signin
+    page.username.setText(account.username)
+    page.password.setText(DEMO_PASSWORD)
+    page.otp.setText(pyotp.TOTP(account.totp_secret).now())
+    page.button.click()
+    wait(lambda: app.session.state is SessionState.ACTIVE)
+    app.window.work.review_button.click()
+    review = app.window.review_page
+    wait(lambda: review.position.text().startswith("Link 1 of"))
+    save("review")
+    review.skip.click()
+    wait(lambda: review.position.text().startswith("Link 2 of"))
+    save("review-shielded")
+    app.shutdown()
     return 0
 
 

@@ -55,6 +55,12 @@ def test_starts_over_tls_prints_codes_reuses_the_seed_and_stops(tmp_path) -> Non
     with sqlite3.connect(tmp_path / "index.sqlite3") as db:
         secrets = [row[0] for row in db.execute("SELECT totp_secret FROM user_account")]
     assert secrets and all(secret.startswith("v1:") for secret in secrets)
+    # the demo feed left links for the index team's review screen, loaded once
+    with sqlite3.connect(tmp_path / "index.sqlite3") as db:
+        pending = db.execute("SELECT count(*) FROM feed_review WHERE status = 'pending'")
+        feeds = db.execute("SELECT count(*) FROM feed").fetchone()[0]
+        assert pending.fetchone()[0] == 3
+    assert feeds == 1
 
 
 def test_a_server_that_cannot_start_is_reported(tmp_path) -> None:

@@ -169,6 +169,12 @@ def test_a_practitioner_never_gets_past_the_banner(seeded_engine: Engine) -> Non
             probe.call("post", "/AuditEvent", "/AuditEvent", json=event)
     probe.call("get", "/AuditEvent/$misuse", "/AuditEvent/$misuse")
     probe.call("post", "/$feed", "/$feed", content=b"given,family\n", headers=_CSV)
+    # the index team's link review: a practitioner is refused before any id is read
+    probe.call("get", "/Task", "/Task", params={"status": "requested"})
+    for number in ("1", "2", "999", "x"):
+        probe.call("get", "/Task/{item_id}", f"/Task/{number}")
+        for op in ("$link", "$not-this-child"):
+            probe.call("post", f"/Task/{{item_id}}/{op}", f"/Task/{number}/{op}")
     probe.call("get", "/metadata", "/metadata")
     probe.call("get", "/auth/session", "/auth/session")
     probe.call("post", "/auth/unlock", "/auth/unlock", json={"password": "wrong"})

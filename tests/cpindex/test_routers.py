@@ -41,4 +41,8 @@ def test_every_resource_has_its_router() -> None:
         "/Communication/{notice_id}/$answer",
         "/PractitionerRole",
         "/PractitionerRole/{role_id}/$end",
+        "/Task",
+        "/Task/{item_id}",
+        "/Task/{item_id}/$link",
+        "/Task/{item_id}/$not-this-child",
     }

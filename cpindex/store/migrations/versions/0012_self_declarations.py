@@ -3,7 +3,7 @@
 A table of its own beside `involvement`, so the (large) involvement table is not rebuilt.
 
 Revision ID: 0012
-Revises: 0010 (0011 is another branch's; the chain is re-linked when both are merged)
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
