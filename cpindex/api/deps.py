@@ -47,6 +47,7 @@ __all__ = [
     "signed_in",
     "signed_in_on",
     "text_field",
+    "touched",
 ]
 
 
@@ -118,20 +119,27 @@ def _denied(message: str = "Sign in again: the session has ended.") -> RequestEr
 
 def signed_in(request: Request) -> SessionInfo:
     """The bearer token's session (sliding its idle expiry), or 401."""
-    return signed_in_on(request, None)
+    return touched(request, signed_in_on(request, None))
 
 
 def signed_in_on(request: Request, conn: Connection | None) -> SessionInfo:
-    """`signed_in`, looking the session up on `conn` (a route's read connection) if given."""
+    """The bearer token's session looked up on `conn` (a route's read connection), not yet
+    slid: call `touched` after giving the connection back. Else 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _denied("Sign in first: no bearer token was sent.")
-    info = services_of(request).sessions.authenticate(token.strip(), conn=conn)
+    info = services_of(request).sessions.authenticate(token.strip(), conn=conn, touch=False)
     if info is None:
         raise _denied()
-    set_session_headers(request, info)
     request.scope.setdefault("state", {})["session"] = info  # for audit_failure
+    return info
+
+
+def touched(request: Request, info: SessionInfo) -> SessionInfo:
+    """Slide the session's idle expiry (when due) and tell the client when it ends."""
+    info = services_of(request).sessions.touch(info)
+    set_session_headers(request, info)
     return info
 
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cpindex.api.deps import Audit, AuditWriter, ServicesDep, signed_in_on
+from cpindex.api.deps import Audit, AuditWriter, ServicesDep, signed_in, signed_in_on, touched
 from cpindex.api.fhir import everything_bundle, searchset_bundle
 from cpindex.api.openapi import query_parameters
 from cpindex.api.outcomes import fhir_response, too_many_matches
@@ -86,20 +86,26 @@ async def search(request: Request, services: ServicesDep, audit: Audit) -> Respo
 
 
 def _search(request: Request, services: Services, audit: AuditWriter) -> _Served:
+    """Read under one pooled connection; anything that writes (the session's slide, a
+    refusal's audit row) waits until it is given back, so threads never hold one
+    connection while waiting for another (a starved pool)."""
+    refused: RequestError | None = None
     with reading(services.engine) as conn:
         info = signed_in_on(request, conn)
         try:
             query = parse_search(list(request.query_params.multi_items()))
         except RequestError as error:
-            audit(info, "search", "refused", detail={"error": error.pds_code})
-            raise
-        matches = search_children(conn, query)
-        if len(matches) > query.max_results:
-            rows = {}
+            refused = error
         else:
-            rows = load_summaries(conn, [m.child_pk for m in matches])
+            matches = search_children(conn, query)
+            many = len(matches) > query.max_results
+            rows = {} if many else load_summaries(conn, [m.child_pk for m in matches])
+    info = touched(request, info)
+    if refused is not None:
+        audit(info, "search", "refused", detail={"error": refused.pds_code})
+        raise refused
     detail = {"parameters": query.audit_parameters(), "results": len(matches)}
-    if len(matches) > query.max_results:
+    if many:
         return _Served(info, detail, too_many_matches(query.max_results))
     entries = [(rows[m.child_pk], m.score) for m in matches if m.child_pk in rows]
     phone = services.settings.index_team_phone
@@ -142,20 +148,22 @@ def _everything(
     reason: str | None,
     reason_text: str | None,
 ) -> _Served:
+    try:  # checked before the store is read: a refusal's audit row is a write
+        if not _INDEX_ID.fullmatch(patient_id):
+            raise RequestError(400, "value", "INVALID_VALUE", "That is not an index id.")
+        code, text = _access_reason(reason, reason_text)
+    except RequestError as error:
+        info = signed_in(request)
+        audit(
+            info, "view", "refused",
+            patient_id=patient_id[:36] if _INDEX_ID.fullmatch(patient_id) else None,
+            detail={"error": error.pds_code},
+        )  # fmt: skip
+        raise
     with services.engine.connect() as conn:  # one snapshot: the record's tables agree
         info = signed_in_on(request, conn)
-        try:
-            if not _INDEX_ID.fullmatch(patient_id):
-                raise RequestError(400, "value", "INVALID_VALUE", "That is not an index id.")
-            code, text = _access_reason(reason, reason_text)
-        except RequestError as error:
-            audit(
-                info, "view", "refused",
-                patient_id=patient_id[:36] if _INDEX_ID.fullmatch(patient_id) else None,
-                detail={"error": error.pds_code},
-            )  # fmt: skip
-            raise
         record = load_record(conn, patient_id[:64])
+    info = touched(request, info)
     detail: dict[str, Any] = {"reason": code, "reason_text": text}
     if record is None:
         return _Served(info, detail, None, patient_id[:36])

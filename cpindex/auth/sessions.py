@@ -20,6 +20,7 @@ A slot left by a process that died mid-check stops counting after `_STALE_SLOTS`
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import secrets
@@ -291,13 +292,13 @@ class SessionStore:
     ) -> SessionInfo | None:
         """The live session for `token` (sliding its idle expiry), or None.
 
-        With `conn` (the request's read connection) the lookup is one more statement on
-        it, not a connection and a transaction of its own. The slide, every few minutes of
-        use, is its own short write.
+        With `conn` (a route's read connection) the lookup is one more statement on it and
+        nothing is written: the caller slides the session with `touch` once it has given
+        that connection back (a thread holding one pooled connection while it waits for a
+        second can starve the pool when many do it at once).
         """
         if not token or len(token) > 200:
             return None
-        now = self._clock.now()
         values = {"token_hash": hash_token(token)}
         if conn is None:
             with self._engine.connect() as own:
@@ -307,15 +308,21 @@ class SessionStore:
         if row is None or row[3] is not None or bool(row[9]):
             return None
         idle_at, absolute_at = row[1], row[2]
+        now = self._clock.now()
         if now >= idle_at or now >= absolute_at:
             return None
-        slid = min(now + self._idle, absolute_at)
-        if touch and slid - idle_at >= _TOUCH_STEP:
-            idle_at = slid
-            with self._engine.begin() as write:
-                write.execute(_SLIDE, {"session_id": row[0], "idle_expires_at": idle_at})
         user = SessionUser(row[4], row[5], row[6], row[7], row[8])
-        return SessionInfo(row[0], user, idle_at, absolute_at, self.idle_timeout_seconds)
+        info = SessionInfo(row[0], user, idle_at, absolute_at, self.idle_timeout_seconds)
+        return self.touch(info) if touch and conn is None else info
+
+    def touch(self, info: SessionInfo) -> SessionInfo:
+        """Slide the idle expiry when it has moved on by a step (a short write of its own)."""
+        slid = min(self._clock.now() + self._idle, info.absolute_expires_at)
+        if slid - info.idle_expires_at < _TOUCH_STEP:
+            return info
+        with self._engine.begin() as write:
+            write.execute(_SLIDE, {"session_id": info.session_id, "idle_expires_at": slid})
+        return dataclasses.replace(info, idle_expires_at=slid)
 
     def unlock(self, session: SessionInfo, password: str) -> tuple[bool, bool]:
         """Re-check the password of a locked client, no new session.
