@@ -146,6 +146,7 @@ class Involvement:
     contact: Contact = field(default_factory=Contact, repr=False)
     since: dt.date | None = field(default=None, repr=False)
     lead_professional: bool = False
+    ref: str = ""  # "PractitionerRole/<id>": how a notice names this practitioner
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,7 @@ def _involvement(resource: Mapping[str, Any]) -> Involvement:
         contact=_contact(resource),
         since=_date(period.get("start")),
         lead_professional=_flag(resource, LEAD_PROFESSIONAL_URL),
+        ref=f"PractitionerRole/{_text(resource.get('id'))}" if _text(resource.get("id")) else "",
     )
 
 

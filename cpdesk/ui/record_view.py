@@ -201,11 +201,13 @@ class _Pool:
 class RecordView(QWidget):
     """Signals:
     back_requested: return to the results (no new search).
+    notice_requested: send a notice about this child to the people working with it.
     copied(str): what kind of value was copied ("phone number", "email address").
     """
 
     back_requested = Signal()
     copied = Signal(str)
+    notice_requested = Signal()  # "Send a notice…" (cpdesk/ui/inbox.py opens the dialog)
 
     def __init__(
         self,
@@ -226,11 +228,19 @@ class RecordView(QWidget):
         self.note = _label("", "hint", select=False)
         self.note.setObjectName("copy-note")
         self.note.hide()
+        self.send_notice = QPushButton("Send a notice…")
+        self.send_notice.setObjectName("send-notice-button")
+        self.send_notice.setToolTip("Tell the people working with this child (Ctrl+N)")
+        self.send_notice.clicked.connect(self.notice_requested)
+        notice_key = QShortcut(QKeySequence("Ctrl+N"), self)
+        notice_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        notice_key.activated.connect(self.notice_requested)
         top = QHBoxLayout()
         top.addWidget(self.back)
         top.addSpacing(12)
         top.addWidget(self.note)
         top.addStretch(1)
+        top.addWidget(self.send_notice)
         self.scroller = QScrollArea()
         self.scroller.setAccessibleName("Record")  # it takes focus: a reader names it
         self.scroller.setWidgetResizable(True)

@@ -1,0 +1,188 @@
+"""Write a notice: about the open record, or the index team's answer to a sender.
+
+Category, text (1 to 1,000 characters, a live count) and, for a child who is not shielded,
+who receives it (the lead professional ticked by default, any listed practitioner). For a
+shielded child no practitioner is shown: the notice goes to the index team. The dialog
+stays open while the index answers, so a refusal loses nothing; it is window-modal and
+non-blocking (`open()`), so a lock closes it at once, and its text is cleared on close.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cpdesk.notices import MAX_NOTICE_TEXT, TEAM_QUEUE_NOTE, Category
+from cpdesk.records import ChildRecord
+from cpdesk.ui.theme import set_error, set_role
+
+__all__ = ["NoticeDialog"]
+
+
+class NoticeDialog(QDialog):
+    """Signals:
+    send_requested(object, str, tuple): the Category, the text and the PractitionerRole
+    references ticked (empty: the lead professional, or the index team's queue).
+    """
+
+    send_requested = Signal(object, str, tuple)
+
+    def __init__(
+        self, record: ChildRecord | None, parent: QWidget | None = None, *, answer: bool = False
+    ) -> None:
+        """`record`: the child the notice is about; `answer`: the team's reply (text only)."""
+        super().__init__(parent)
+        self.setObjectName("notice-dialog")
+        self.setWindowTitle("cpdesk — answer the sender" if answer else "cpdesk — send a notice")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumWidth(560)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setSpacing(6)
+        title = QLabel("Answer the sender" if answer else "Send a notice about this child")
+        set_role(title, "h2")
+        layout.addWidget(title)
+        self.categories: dict[Category, QRadioButton] = {}
+        self.recipients: list[tuple[QCheckBox, str]] = []
+        shielded = record is not None and record.shielded
+        if answer:
+            hint = QLabel(
+                "Your answer goes to the person who asked. Say nothing that tells them where "
+                "the child is or who works with the child."
+            )
+        elif shielded:
+            hint = QLabel(TEAM_QUEUE_NOTE)
+        else:
+            hint = QLabel(
+                "For the people working with this child. Write only what they need; the index "
+                "keeps a record that you sent it."
+            )
+        hint.setWordWrap(True)
+        set_role(hint, "hint")
+        layout.addWidget(hint)
+        self._group = QButtonGroup(self)
+        if not answer:
+            layout.addSpacing(6)
+            caption = QLabel("What is it about?")
+            set_role(caption, "fact-label")
+            layout.addWidget(caption)
+            for category in Category:
+                button = QRadioButton(category.label)
+                button.setObjectName(f"category-{category.value}")
+                button.setAccessibleName(f"Category: {category.label}")
+                self._group.addButton(button)
+                self.categories[category] = button
+                layout.addWidget(button)
+            first = Category.REQUEST_CONTACT if shielded else Category.ATTENDANCE
+            self.categories[first].setChecked(True)
+        if record is not None and not shielded and not answer:
+            self._add_recipients(layout, record)
+        self.text_label = QLabel("&Your answer" if answer else "&Notice")
+        set_role(self.text_label, "fact-label")
+        self.text = QPlainTextEdit()
+        self.text.setObjectName("notice-text")
+        self.text.setAccessibleName("Answer text" if answer else "Notice text")
+        self.text.setTabChangesFocus(True)
+        self.text.setMinimumHeight(110)
+        self.text_label.setBuddy(self.text)
+        self.counter = QLabel("")
+        set_role(self.counter, "hint")
+        self.error = QLabel("")
+        self.error.setObjectName("notice-error")
+        self.error.setWordWrap(True)
+        set_role(self.error, "error")
+        self.error.hide()
+        layout.addSpacing(6)
+        layout.addWidget(self.text_label)
+        layout.addWidget(self.text)
+        layout.addWidget(self.counter)
+        layout.addWidget(self.error)
+        self.send = QPushButton("Send answer" if answer else "Send notice")
+        self.send.setObjectName("send-notice")
+        set_role(self.send, "primary")
+        self.send.clicked.connect(self._confirm)
+        cancel = QPushButton("Cancel")
+        cancel.setObjectName("cancel-notice")
+        cancel.clicked.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(self.send)
+        row.addWidget(cancel)
+        row.addStretch(1)
+        layout.addSpacing(8)
+        layout.addLayout(row)
+        self.text.textChanged.connect(self._count)
+        self.finished.connect(self._forget)
+        self._count()
+        self.text.setFocus()
+
+    def _add_recipients(self, layout: QVBoxLayout, record: ChildRecord) -> None:
+        layout.addSpacing(6)
+        caption = QLabel("Who should get it?")
+        set_role(caption, "fact-label")
+        layout.addWidget(caption)
+        ordered = sorted(record.involvements, key=lambda i: not i.lead_professional)
+        for inv in ordered:
+            if not inv.ref:
+                continue
+            what = " · ".join(p for p in (inv.role, inv.organisation) if p)
+            lead = " (lead professional)" if inv.lead_professional else ""
+            box = QCheckBox(f"{inv.practitioner}{lead} — {what}" if what else inv.practitioner)
+            box.setChecked(inv.lead_professional)
+            self.recipients.append((box, inv.ref))
+            layout.addWidget(box)
+        if not self.recipients:
+            none = QLabel("No practitioners are listed for this child: phone the index team.")
+            none.setWordWrap(True)
+            layout.addWidget(none)
+
+    def chosen_category(self) -> Category:
+        for category, button in self.categories.items():
+            if button.isChecked():
+                return category
+        return Category.OTHER
+
+    def chosen_recipients(self) -> tuple[str, ...]:
+        return tuple(ref for box, ref in self.recipients if box.isChecked())
+
+    def show_error(self, text: str) -> None:
+        """The index refused or could not be reached: say so, keep what was typed."""
+        self.send.setEnabled(True)
+        self.error.setText(text)
+        self.error.show()
+        set_error(self.text, True)
+        self.text.setFocus()
+
+    def _count(self) -> None:
+        used = len(self.text.toPlainText().strip())
+        self.counter.setText(f"{used} of {MAX_NOTICE_TEXT} characters")
+        set_error(self.text, used > MAX_NOTICE_TEXT)
+
+    def _confirm(self) -> None:
+        text = self.text.toPlainText().strip()
+        if not text:
+            self.show_error("Write the notice first.")
+            return
+        if len(text) > MAX_NOTICE_TEXT:
+            self.show_error(f"Shorten the notice to {MAX_NOTICE_TEXT} characters or fewer.")
+            return
+        if self.recipients and not self.chosen_recipients():
+            self.show_error("Tick at least one person to send it to.")
+            return
+        self.error.hide()
+        self.send.setEnabled(False)
+        self.send_requested.emit(self.chosen_category(), text, self.chosen_recipients())
+
+    def _forget(self, _result: int) -> None:
+        """Closed either way (a lock included): drop the text."""
+        self.text.clear()
