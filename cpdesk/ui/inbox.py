@@ -166,6 +166,7 @@ class InboxPanel(QWidget):
         shortcut.activated.connect(self.back_requested)
         buttons = QHBoxLayout()
         for button in (self.open_record, self.done, self.relay, self.answer, self.back):
+            button.setAutoDefault(True)  # Enter presses the focused button, as Space does
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout.addWidget(self.heading)
@@ -287,6 +288,8 @@ class InboxScreen(QObject):
         self.count.hide()
         window.status.insertPermanentWidget(0, self.count)
         shortcut = QShortcut(QKeySequence(SHORTCUT), window)
+        # Also right after a dialog closed, before the window manager re-activates us.
+        shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
         shortcut.activated.connect(self.open_inbox)
         self.timer = QTimer(self)
         self.timer.setInterval(tick_ms)
@@ -332,6 +335,7 @@ class InboxScreen(QObject):
         work = self._work()
         if work is None or self.panel is None:
             return
+        self.panel.clear()  # nothing stale while the list is fetched again
         work.stack.setCurrentWidget(self.panel)
         self.inbox.open_inbox()
 
