@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from cpdesk.controller import Runner, explain
 from cpdesk.errors import RequestRejected
-from cpdesk.notices import Category, Notice, check_notice_text, count_text
+from cpdesk.notices import INDEX_TEAM_ROLE, Category, Notice, check_notice_text, count_text
 from cpdesk.session import SessionState, Transition
 
 if TYPE_CHECKING:
@@ -29,12 +29,11 @@ if TYPE_CHECKING:
     from cpdesk.records import AccessReason, ChildRecord
     from cpdesk.session import Session
 
-__all__ = ["INDEX_TEAM_ROLE", "POLL_SECONDS", "InboxController", "InboxView", "NoticeApi"]
+__all__ = ["POLL_SECONDS", "InboxController", "InboxView", "NoticeApi"]
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 60.0  # the unread count is asked for this often while signed in
-INDEX_TEAM_ROLE = "index-team"
 
 
 class NoticeApi(Protocol):

@@ -16,6 +16,7 @@ from cpdesk.errors import RequestRejected
 from cpdesk.records import AccessReason
 
 __all__ = [
+    "INDEX_TEAM_ROLE",
     "MAX_NOTICE_TEXT",
     "TEAM_QUEUE_NOTE",
     "Category",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 MAX_NOTICE_TEXT = 1000
+INDEX_TEAM_ROLE = "index-team"  # the role whose users see the queue and shielded records
 TEAM_QUEUE_NOTE = (
     "This child's details are shielded: your notice goes to the national index team, who "
     "pass it on to the people working with the child. You will not be told who they are."

@@ -47,6 +47,7 @@ from cpdesk.errors import (
 )
 from cpdesk.net import fhir
 from cpdesk.net.tls import PinnedAdapter, adapter_prefix, validate_pins
+from cpdesk.notices import INDEX_TEAM_ROLE
 from cpdesk.policy import normalise_server_url
 from cpdesk.records import (
     LOGGABLE_FIELDS,
@@ -174,6 +175,7 @@ class IndexClient:
             http.mount(prefix, self._adapter)
         self._lock = threading.Condition()
         self._token: str | None = None
+        self._team = False  # the index team is served shielded children's full records
         self._absolute_expires_at: dt.datetime | None = None
         self._idle_expires_at: dt.datetime | None = None
         self._epoch = 0
@@ -204,6 +206,7 @@ class IndexClient:
         result, token = _parse_session(answer.body)
         with self._lock:
             self._token = token
+            self._team = result.user.role == INDEX_TEAM_ROLE
             self._absolute_expires_at = result.absolute_expires_at
             self._idle_expires_at = result.idle_expires_at
         return result
@@ -278,7 +281,9 @@ class IndexClient:
         path = f"/Patient/{quote(index_id, safe='')}/$everything"
         answer = self._call("GET", path, "record", None, token, headers=headers)
         self._raise_for_status(answer, "record", token)
-        child = fhir.parse_everything(answer.body, index_id)
+        with self._lock:
+            team = self._team
+        child = fhir.parse_everything(answer.body, index_id, team=team)
         _log("record done", index_id=index_id)
         return child, answer.content
 

@@ -38,6 +38,10 @@ from cpdesk.ui.theme import set_role
 __all__ = ["RecordView"]
 
 DEFAULT_INDEX_TEAM = "Contact the national index team."
+TEAM_VIEW = (
+    "Shielded child: shown to the index team only, and this view is recorded. Never pass on "
+    "anything that locates the child."
+)
 
 
 def _label(text: str = "", role: str = "", *, select: bool = True, wrap: bool = True) -> QLabel:
@@ -341,13 +345,15 @@ class RecordView(QWidget):
         """
         self.note.clear()
         self.note.hide()
+        if record.team_view:  # the index team's view of a shielded child
+            banner = " ".join(part for part in (TEAM_VIEW, banner) if part)
         if banner:
             self.cached_text.setText(banner)
             self.cached.show()
         else:
             self.cached_text.clear()
             self.cached.hide()
-        if record.shielded:
+        if record.shielded and not record.team_view:
             self._clear_details()
             self._fill_shielded(record)
         else:
@@ -388,7 +394,7 @@ class RecordView(QWidget):
         self.banner_text.setText(
             "This child's details are shielded for their safety. The index does not "
             "show them to anyone. To reach the people working with this child, "
-            "contact the index team:"
+            "contact the index team, or ask them with “Send a notice…” above:"
         )
         self.banner_contact.setText(record.index_team_contact or DEFAULT_INDEX_TEAM)
         self.banner.show()
