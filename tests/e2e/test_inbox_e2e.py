@@ -5,7 +5,9 @@ sees the count in the status bar, opens the notice and, through the reason dialo
 notice's category fills, the record; the audit chain holds all of it. A nurse asks to be
 put in touch about a shielded child; the index team sees the request in its queue, opens
 the full record (audited) and passes it on to the social worker, who sees it; the team
-answers the nurse, and nothing the nurse's client ever holds locates the child.
+answers the nurse, and nothing the nurse's client ever holds locates the child. And the
+lock and disk proofs with a notice open: nothing of it on screen after a lock (OCR, widget
+and accessibility trees), nothing of it in any file the app writes.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from cpindex.auth.users import create_user
 from cpindex.notices.accounts import link_practitioner
 from cpindex.seed.demo import fixed_child
 from cpindex.store.db import make_engine
+from tests.cpdesk.cache.helpers import scan
 from tests.cpindex.test_shielding import _secrets
 from tests.e2e.conftest import connection_for, sign_in_ok, submit_sign_in
 from tests.e2e.test_client_e2e import audit_rows, open_child, search
-from tests.e2e.test_lock_e2e import accessible_texts, widget_texts
+from tests.e2e.test_lock_e2e import accessible_texts, found_in, ocr, widget_texts
 from tests.helpers.index_server import RunningIndex
 from tests.helpers.spent_codes import forget_spent_code_at
 
@@ -210,3 +213,50 @@ def test_a_contact_request_for_a_shielded_child_goes_through_the_index_team(
     seen += [t for w in QApplication.topLevelWidgets() for t in widget_texts(w)]
     leaked = [s for s in _secrets() if any(s in text for text in seen)]
     assert not leaked, leaked
+
+
+CANARY = "Attended Quillbrook minor injuries with Zephyrine, discharged to grandmother."
+
+
+def test_a_lock_with_a_notice_open_leaves_nothing_on_screen_or_disk(
+    qtbot, make_app, index_server, folders
+) -> None:
+    """The lock and disk proofs with a notice open: OCR of the window, the widget and
+    accessibility trees after the lock, and every file under the app's folders and temp."""
+    lead, secret = linked_account(index_server, OLIVIA.involvements[0].email)
+    app = make_app(connection_for(index_server))
+    sign_in_ok(qtbot, app)
+    search(qtbot, app, "Olivia", "Smithfield", OLIVIA.birth_date)
+    open_child(qtbot, app, OLIVIA.index_id, AccessReason.EMERGENCY_CARE)
+    send_notice(qtbot, app, CANARY)
+    record = app.window.work.record
+    qtbot.waitUntil(lambda: record.note.text() == "Notice sent to 1 person.", timeout=20000)
+    sign_out(qtbot, app)
+    sign_in_as(qtbot, app, index_server, lead, secret)
+    panel = inbox_panel(qtbot, app)
+    open_row(qtbot, panel, next(i for i in range(panel.list.count())
+                                if "Quillbrook" in panel.list.item(i).text()))  # fmt: skip
+    win = app.window
+    before = ocr(win)
+    assert found_in(before, "Quillbrook"), before  # the check can fail
+    assert any("Zephyrine" in t for t in accessible_texts(win))
+
+    app.controller.lock()
+    assert app.session.state is SessionState.LOCKED
+    after = ocr(win)
+    assert found_in(after, "locked"), after
+    for word in ("Quillbrook", "Zephyrine", "grandmother"):
+        assert not found_in(after, word), after
+        texts = widget_texts(win) + accessible_texts(win)
+        texts += [panel.list.item(i).text() for i in range(panel.list.count())]
+        assert not [t for t in texts if word in t], word
+    qtbot.wait(50)  # deferred deletes run
+    everywhere = [t for w in QApplication.topLevelWidgets() for t in widget_texts(w)]
+    assert not [t for t in everywhere if "Zephyrine" in t]
+
+    # Nothing of it on disk: the encrypted cache, its key, settings, temp files.
+    wanted = [w.encode(enc) for w in ("Quillbrook", "Zephyrine") for enc in ("utf-8", "utf-16-le")]
+    assert scan(folders, wanted) == []
+    (folders[3] / "plaintext-copy.txt").write_bytes(b" ".join(wanted))
+    assert {n for _, n in scan(folders, wanted)} == set(wanted)  # the scan can fail
+    (folders[3] / "plaintext-copy.txt").unlink()
