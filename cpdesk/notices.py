@@ -79,6 +79,7 @@ class Notice:
     done: bool = False
     queued: bool = False  # in the index team's queue (a shielded child's notice)
     relayed: bool = False  # passed on by the index team
+    asked_by: str = field(default="", repr=False)  # relayed: who sent it to the index team
 
     def __repr__(self) -> str:
         return f"Notice(id={self.id!r})"

@@ -25,6 +25,7 @@ __all__ = [
 INDEX_TEAM_REFERENCE = "Organization/index-team"
 _CATEGORY_SYSTEM = "https://cpindex.example/fhir/CodeSystem/notice-category"
 _RELAYED_URL = "https://cpindex.example/fhir/StructureDefinition/relayed-from"
+_ASKED_BY_URL = "https://cpindex.example/fhir/StructureDefinition/asked-by"
 _CATEGORIES = {c.value: c for c in Category}
 
 
@@ -74,7 +75,8 @@ def parse_communication(body: object) -> Notice:
         raise MalformedResponse()
     recipient = _first(resource.get("recipient"))
     payload = _first(resource.get("payload"))
-    relayed = any(_obj(e).get("url") == _RELAYED_URL for e in _list(resource.get("extension")))
+    extensions = {_text(_obj(e).get("url")): _obj(e) for e in _list(resource.get("extension"))}
+    relayed = _RELAYED_URL in extensions
     return Notice(
         id=notice_id,
         category=_CATEGORIES[code],
@@ -87,6 +89,7 @@ def parse_communication(body: object) -> Notice:
         done=resource.get("status") == "completed",
         queued=recipient.get("reference") == INDEX_TEAM_REFERENCE,
         relayed=relayed,
+        asked_by=_text(extensions.get(_ASKED_BY_URL, {}).get("valueString")),
     )
 
 

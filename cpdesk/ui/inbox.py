@@ -62,10 +62,11 @@ def describe(notice: Notice) -> str:
     state = "New" if not notice.read else "Read"
     where = "Index team queue · " if notice.queued else ""
     relayed = " (passed on by the index team)" if notice.relayed else ""
+    sender = notice.asked_by or notice.sender
     first = notice.text.splitlines()[0] if notice.text else ""
     if len(first) > 90:
         first = first[:89].rstrip() + "…"
-    head = f"{state} · {where}{notice.category.label} · from {notice.sender}{relayed}"
+    head = f"{state} · {where}{notice.category.label} · from {sender}{relayed}"
     stamp = when(notice)
     return f"{head} · {stamp}\n{first}" if stamp else f"{head}\n{first}"
 
@@ -196,7 +197,7 @@ class InboxPanel(QWidget):
                 font.setBold(True)
                 item.setFont(font)
             self.list.addItem(item)
-        self.message.setText("" if notices else EMPTY)
+        self.show_message("" if notices else EMPTY)
         self.pages.setCurrentWidget(self.list)
         if notices:
             self.list.setCurrentRow(0)
@@ -206,14 +207,20 @@ class InboxPanel(QWidget):
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
+        self.message.setVisible(bool(text))
 
     def show_notice(self, notice: Notice, team: bool) -> None:
         self._notice = notice
         queue = team and notice.queued
         self.heading.setText(notice.category.label)
-        relayed = "Passed on by the index team. " if notice.relayed else ""
         sent = f" on {when(notice)}" if notice.sent else ""
-        self.facts.setText(f"{relayed}From {notice.sender}{sent}.")
+        if notice.relayed and notice.asked_by:
+            facts = f"From {notice.asked_by}, passed on by the index team ({notice.sender}){sent}."
+        elif notice.relayed:
+            facts = f"From the index team ({notice.sender}){sent}."
+        else:
+            facts = f"From {notice.sender}{sent}."
+        self.facts.setText(facts)
         self.body.setText(notice.text)
         self.body.setAccessibleName(f"Notice, {notice.text}")
         self.about.setText(
@@ -226,7 +233,7 @@ class InboxPanel(QWidget):
         )
         self.relay.setVisible(queue)
         self.answer.setVisible(queue)
-        self.message.setText("")
+        self.show_message("")
         self.pages.setCurrentWidget(self.detail)
         self.open_record.setFocus()
 
@@ -238,7 +245,7 @@ class InboxPanel(QWidget):
     def clear(self) -> None:
         """Empty every text a notice put here (lock, sign-out, leaving the inbox)."""
         self.list.clear()
-        self.message.clear()
+        self.show_message("")
         self.hint.clear()
         self._clear_detail()
         self.pages.setCurrentWidget(self.list)
@@ -385,11 +392,14 @@ class InboxScreen(QObject):
 
     def show_notice_count(self, text: str, unread: int | None) -> None:
         self.count.setText(text)
+        self.count.ensurePolished()  # the style sheet's padding and bold count in the width
+        self.count.setMinimumWidth(self.count.sizeHint().width())
         self.count.setAccessibleName(f"{text}. Open the notices ({SHORTCUT})" if text else "")
         self.count.setVisible(unread is not None)
-        font = self.count.font()
-        font.setBold(bool(unread))
-        self.count.setFont(font)
+        work = self._work()
+        if work is not None:  # the header's button says it too
+            new = f" · {unread} new" if unread else ""
+            work.inbox_button.setText(f"Notices{new} ({SHORTCUT})")
 
     def show_inbox(self, notices: tuple[Notice, ...], team: bool) -> None:
         if self.panel is not None:

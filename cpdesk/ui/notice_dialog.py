@@ -10,10 +10,12 @@ non-blocking (`open()`), so a lock closes it at once, and its text is cleared on
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -46,7 +48,7 @@ class NoticeDialog(QDialog):
         self.setObjectName("notice-dialog")
         self.setWindowTitle("cpdesk — answer the sender" if answer else "cpdesk — send a notice")
         self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.setMinimumWidth(560)
+        self.resize(620, 0)  # wider if the names need it: the layout sets the minimum
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(6)
@@ -77,13 +79,15 @@ class NoticeDialog(QDialog):
             caption = QLabel("What is it about?")
             set_role(caption, "fact-label")
             layout.addWidget(caption)
-            for category in Category:
+            grid = QGridLayout()  # two by two: the dialog fits a laptop screen at 125 %
+            for n, category in enumerate(Category):
                 button = QRadioButton(category.label)
                 button.setObjectName(f"category-{category.value}")
                 button.setAccessibleName(f"Category: {category.label}")
                 self._group.addButton(button)
                 self.categories[category] = button
-                layout.addWidget(button)
+                grid.addWidget(button, n // 2, n % 2)
+            layout.addLayout(grid)
             first = Category.REQUEST_CONTACT if shielded else Category.ATTENDANCE
             self.categories[first].setChecked(True)
         if record is not None and not shielded and not answer:
@@ -94,7 +98,13 @@ class NoticeDialog(QDialog):
         self.text.setObjectName("notice-text")
         self.text.setAccessibleName("Answer text" if answer else "Notice text")
         self.text.setTabChangesFocus(True)
-        self.text.setMinimumHeight(110)
+        # Six lines or so: the box holds the height (the theme's style sheet would reset a
+        # minimum set on the text edit itself to one line at every re-polish).
+        box = QWidget()
+        box.setMinimumHeight(self.text.fontMetrics().lineSpacing() * 6 + 24)
+        box_layout = QVBoxLayout(box)
+        box_layout.setContentsMargins(0, 0, 0, 0)
+        box_layout.addWidget(self.text)
         self.text_label.setBuddy(self.text)
         self.counter = QLabel("")
         set_role(self.counter, "hint")
@@ -105,7 +115,7 @@ class NoticeDialog(QDialog):
         self.error.hide()
         layout.addSpacing(6)
         layout.addWidget(self.text_label)
-        layout.addWidget(self.text)
+        layout.addWidget(box)
         layout.addWidget(self.counter)
         layout.addWidget(self.error)
         self.send = QPushButton("Send answer" if answer else "Send notice")
@@ -125,6 +135,15 @@ class NoticeDialog(QDialog):
         self.finished.connect(self._forget)
         self._count()
         self.text.setFocus()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Tall enough for the wrapped hints at this width (a dialog's minimum size counts
+        them one line high, and the text box would overlap what follows)."""
+        super().showEvent(event)
+        layout = self.layout()
+        need = layout.totalHeightForWidth(self.width()) if layout is not None else -1
+        if need > self.height():
+            self.resize(self.width(), need)
 
     def _add_recipients(self, layout: QVBoxLayout, record: ChildRecord) -> None:
         layout.addSpacing(6)
@@ -166,7 +185,9 @@ class NoticeDialog(QDialog):
     def _count(self) -> None:
         used = len(self.text.toPlainText().strip())
         self.counter.setText(f"{used} of {MAX_NOTICE_TEXT} characters")
-        set_error(self.text, used > MAX_NOTICE_TEXT)
+        over = used > MAX_NOTICE_TEXT
+        if over != (self.text.property("error") == "true"):  # re-polish on a change only
+            set_error(self.text, over)
 
     def _confirm(self) -> None:
         text = self.text.toPlainText().strip()

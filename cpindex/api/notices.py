@@ -104,6 +104,8 @@ def communication(item: Notice) -> dict[str, Any]:
         resource["extension"] = [
             {"url": EXT + "relayed-from", "valueString": f"Communication/{item.relayed_from}"}
         ]
+        if item.asked_by:  # who asked, so the practitioner can get in touch
+            resource["extension"].append({"url": EXT + "asked-by", "valueString": item.asked_by})
     return resource
 
 

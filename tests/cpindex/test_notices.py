@@ -339,6 +339,9 @@ def test_a_shielded_child_goes_through_the_index_team(api: Api, seeded_engine: E
     [got] = [e["resource"] for e in worker.get("/Communication")[1]["entry"]]
     assert got["payload"] == [{"contentString": "Please put me in touch."}]
     assert got["extension"][0]["valueString"] == f"Communication/{queued['id']}"
+    # ...naming who asked, so the social worker can get in touch with them.
+    assert got["extension"][1]["url"].endswith("/asked-by")
+    assert got["extension"][1]["valueString"] == queued["sender"]["display"]
     # The queue item is done; the team answers the sender.
     assert team.get(f"/Communication/{queued['id']}")[1]["status"] == "completed"
     assert (
@@ -355,6 +358,7 @@ def test_a_shielded_child_goes_through_the_index_team(api: Api, seeded_engine: E
         seen[0]["entry"][0]["resource"]["payload"][0]["contentString"]
         == "Passed on; they will call you."
     )
+    assert len(seen[0]["entry"][0]["resource"]["extension"]) == 1  # no asked-by: it was them
     for answer in seen:
         text = json.dumps(answer)
         for secret_value in _secrets():

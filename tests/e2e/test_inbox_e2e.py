@@ -17,6 +17,7 @@ import uuid
 import pyotp
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
+from sqlalchemy import delete, select
 
 from cpdesk.app import App
 from cpdesk.records import AccessReason
@@ -30,6 +31,7 @@ from cpindex.auth.users import create_user
 from cpindex.notices.accounts import link_practitioner
 from cpindex.seed.demo import fixed_child
 from cpindex.store.db import make_engine
+from cpindex.store.schema import practitioner, practitioner_account
 from tests.cpdesk.cache.helpers import scan
 from tests.cpindex.test_shielding import _secrets
 from tests.e2e.conftest import connection_for, sign_in_ok, submit_sign_in
@@ -58,6 +60,19 @@ def linked_account(index: RunningIndex, email: str) -> tuple[str, str]:
     finally:
         engine.dispose()
     return name, secret
+
+
+def unlink(index: RunningIndex, email: str) -> None:
+    """No account receives this practitioner's notices (another test may have linked one)."""
+    engine = make_engine(index.db_url)
+    try:
+        with engine.begin() as conn:
+            ids = select(practitioner.c.id).where(practitioner.c.email == email)
+            conn.execute(
+                delete(practitioner_account).where(practitioner_account.c.practitioner_id.in_(ids))
+            )
+    finally:
+        engine.dispose()
 
 
 def sign_in_as(qtbot, app: App, index: RunningIndex, name: str, secret: str) -> None:
@@ -114,6 +129,7 @@ def test_an_attendance_notice_reaches_the_lead_professional(qtbot, make_app, ind
     search(qtbot, app, "Olivia", "Smithfield", OLIVIA.birth_date)
     open_child(qtbot, app, OLIVIA.index_id, AccessReason.EMERGENCY_CARE)
     # Her lead professional has no account yet: the index refuses, nothing typed is lost.
+    unlink(index_server, OLIVIA.involvements[0].email)
     dialog = send_notice(qtbot, app, ATTENDANCE)
     qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=20000)
     assert "phone them instead" in dialog.error.text()
@@ -200,7 +216,9 @@ def test_a_contact_request_for_a_shielded_child_goes_through_the_index_team(
     panel = inbox_panel(qtbot, app)
     open_row(qtbot, panel)
     assert panel.body.text() == ASK
-    assert panel.facts.text().startswith("Passed on by the index team. From Alex Morgan")
+    assert panel.facts.text().startswith(
+        "From Sam Okafor, Northgate General Hospital A&E, passed on by the index team (Alex Morgan"
+    )  # who asked, so the social worker can get in touch
     sign_out(qtbot, app)
 
     # The nurse: her inbox holds the answer, and nothing anywhere locates the child.

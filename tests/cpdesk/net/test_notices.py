@@ -57,7 +57,7 @@ def test_the_count_asks_for_unread_notices_not_done_as_a_number(signed_in: Faked
 
 def test_the_list_parses_what_the_index_serves(signed_in: Faked) -> None:
     queued = served(8, recipient_user_id=None, recipient=None, category="request-contact")
-    relayed = served(9, relayed_from=8, read_at=SENT)
+    relayed = served(9, relayed_from=8, read_at=SENT, asked_by="Sam Okafor, Northgate A&E")
     signed_in.queue(fhir_json(200, bundle(served(), queued, relayed)))
     first, second, third = signed_in.client.notices()
     assert (first.id, first.category, first.patient_id, first.text) == (
@@ -66,7 +66,7 @@ def test_the_list_parses_what_the_index_serves(signed_in: Faked) -> None:
     assert first.sender.startswith("Sam Okafor") and first.sent == SENT
     assert not first.read and not first.done and not first.queued
     assert second.queued and second.category is Category.REQUEST_CONTACT
-    assert third.relayed and third.read
+    assert third.relayed and third.read and third.asked_by == "Sam Okafor, Northgate A&E"
     sent = urlsplit(signed_in.transport.sent[0].request.url or "")
     assert parse_qsl(sent.query) == [("recipient", "me"), ("status", "in-progress")]
 
