@@ -45,6 +45,7 @@ class NoticeDialog(QDialog):
     ) -> None:
         """`record`: the child the notice is about; `answer`: the team's reply (text only)."""
         super().__init__(parent)
+        self._answer = answer
         self.setObjectName("notice-dialog")
         self.setWindowTitle("cpdesk — answer the sender" if answer else "cpdesk — send a notice")
         self.setWindowModality(Qt.WindowModality.WindowModal)
@@ -192,7 +193,9 @@ class NoticeDialog(QDialog):
     def _confirm(self) -> None:
         text = self.text.toPlainText().strip()
         if not text:
-            self.show_error("Write the notice first.")
+            self.show_error(
+                "Write your answer first." if self._answer else "Write the notice first."
+            )
             return
         if len(text) > MAX_NOTICE_TEXT:
             self.show_error(f"Shorten the notice to {MAX_NOTICE_TEXT} characters or fewer.")

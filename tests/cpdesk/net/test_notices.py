@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -170,3 +171,17 @@ def test_the_index_team_sees_a_shielded_record_a_practitioner_never(faked: Faked
     assert banner.shielded and not banner.team_view
     assert not banner.address and not banner.involvements and not banner.carers
     assert "Hidden Row" not in json.dumps(repr(banner))
+
+
+def test_no_notice_text_reaches_a_log_line_or_an_error(signed_in: Faked, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    signed_in.queue(fhir_json(200, bundle(served())))
+    notices = signed_in.client.notices()
+    signed_in.queue(fhir_json(201, bundle(served(), kind="collection")))
+    signed_in.client.send_notice("c-1", Category.ATTENDANCE, TEXT)
+    signed_in.queue(fhir_json(200, {"resourceType": "Bundle", "entry": [{"resource": {}}]}))
+    with pytest.raises(errors.MalformedResponse) as caught:
+        signed_in.client.notices()
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+    assert "Northgate" not in caplog.text and "intoxicated" not in caplog.text
+    assert "intoxicated" not in repr(notices) and "Northgate" not in repr(notices)

@@ -254,3 +254,26 @@ def test_the_index_team_sees_its_queue_and_passes_a_request_on(qtbot, window, ap
     qtbot.keyClick(panel(window).list, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: panel(window).body.text() == CANARY_TEXT)
     assert not panel(window).relay.isVisible()  # the team's own notice: no relay
+
+
+def test_the_index_team_answers_the_sender_in_a_dialog(qtbot, window, api, notices) -> None:
+    notices.mine.clear()
+    notices.queue.append(QUEUED)
+    api.sign_in = lambda *a: FakeSignIn(TEAM)  # type: ignore[method-assign]
+    signed_in(qtbot, window)
+    open_inbox_by_keyboard(qtbot, window)
+    qtbot.keyClick(panel(window).list, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel(window).current is not None)
+    qtbot.keyClick(panel(window).answer, Qt.Key.Key_Return)
+    dialog = window.findChild(NoticeDialog)
+    assert dialog is not None and dialog.categories == {} and dialog.recipients == []
+    assert dialog.windowTitle() == "cpdesk — answer the sender"
+    qtbot.mouseClick(dialog.send, Qt.MouseButton.LeftButton)  # empty: refused, not sent
+    assert dialog.error.text() == "Write your answer first."
+    qtbot.keyClicks(dialog.text, "Passed on; they will call you.")
+    qtbot.mouseClick(dialog.send, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: notices.named("answer") == [(QUEUED.id, "Passed on; they will call you.")]
+    )
+    qtbot.waitUntil(lambda: panel(window).message.text() == "Answer sent.")
+    assert window.inbox.dialog is None
