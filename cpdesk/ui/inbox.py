@@ -35,7 +35,7 @@ from cpdesk.ui.theme import set_role
 if TYPE_CHECKING:
     from cpdesk.controller import WorkController
     from cpdesk.inbox import InboxController
-    from cpdesk.records import AccessReason
+    from cpdesk.records import AccessReason, ChildRecord
     from cpdesk.ui.main_window import MainWindow
     from cpdesk.ui.notice_dialog import NoticeDialog
     from cpdesk.ui.work_page import WorkPage
@@ -153,7 +153,7 @@ class InboxPanel(QWidget):
         self.done = QPushButton("Mark as done")
         self.done.setObjectName("notice-done")
         self.done.clicked.connect(lambda: self._emit(self.done_requested.emit))
-        self.relay = QPushButton("Pass on to the lead professional")
+        self.relay = QPushButton("Pass on…")
         self.relay.setObjectName("notice-relay")
         self.relay.clicked.connect(lambda: self._emit(self.relay_requested.emit))
         self.answer = QPushButton("Answer the sender…")
@@ -320,7 +320,7 @@ class InboxScreen(QObject):
         panel.open_requested.connect(self.inbox.open_notice)
         panel.record_requested.connect(self._open_record)
         panel.done_requested.connect(self.inbox.mark_done)
-        panel.relay_requested.connect(self.inbox.relay)
+        panel.relay_requested.connect(self._relay)
         panel.answer_requested.connect(self._write_answer)
         panel.back_requested.connect(self.inbox.back_to_list)
         panel.close_requested.connect(self._close)
@@ -362,22 +362,32 @@ class InboxScreen(QObject):
         if opened is None:
             return
         record = opened.record
-        dialog = self._dialog(record, answer=False)
+        dialog = self._dialog(record)
         dialog.send_requested.connect(
             lambda category, text, refs: self.inbox.send(record, category, text, refs)
         )
+
+    def _relay(self, notice_id: str) -> None:
+        """Who to pass it on to: chosen from the team's full view of the child when it is
+        open (Open the child's record…), else the lead professional."""
+        notice = self.panel.current if self.panel is not None else None
+        opened = self.controller.state.opened
+        record = opened.record if opened is not None else None
+        if notice is None or record is None or record.index_id != notice.patient_id:
+            record = None
+        dialog = self._dialog(record, relay=True)
+        dialog.send_requested.connect(lambda _c, _t, refs: self.inbox.relay(notice_id, refs))
 
     def _write_answer(self, notice_id: str) -> None:
         dialog = self._dialog(None, answer=True)
         dialog.send_requested.connect(lambda _c, text, _r: self.inbox.answer(notice_id, text))
 
-    def _dialog(self, record: object, *, answer: bool) -> NoticeDialog:
-        from cpdesk.records import ChildRecord
+    def _dialog(
+        self, record: ChildRecord | None, *, answer: bool = False, relay: bool = False
+    ) -> NoticeDialog:
         from cpdesk.ui.notice_dialog import NoticeDialog
 
-        dialog = NoticeDialog(
-            record if isinstance(record, ChildRecord) else None, self.window, answer=answer
-        )
+        dialog = NoticeDialog(record, self.window, answer=answer, relay=relay)
         dialog.finished.connect(dialog.deleteLater)
         dialog.finished.connect(lambda _r: self._dialog_closed(dialog))
         self.dialog = dialog

@@ -31,6 +31,12 @@ from cpdesk.ui.theme import set_error, set_role
 
 __all__ = ["NoticeDialog"]
 
+_TITLES = {  # (answer, relay) -> the dialog's heading
+    (False, False): "Send a notice about this child",
+    (True, False): "Answer the sender",
+    (False, True): "Pass on to the people working with the child",
+}
+
 
 class NoticeDialog(QDialog):
     """Signals:
@@ -41,25 +47,44 @@ class NoticeDialog(QDialog):
     send_requested = Signal(object, str, tuple)
 
     def __init__(
-        self, record: ChildRecord | None, parent: QWidget | None = None, *, answer: bool = False
+        self,
+        record: ChildRecord | None,
+        parent: QWidget | None = None,
+        *,
+        answer: bool = False,
+        relay: bool = False,
     ) -> None:
-        """`record`: the child the notice is about; `answer`: the team's reply (text only)."""
+        """`record`: the child the notice is about; `answer`: the team's reply (text only);
+        `relay`: the team passes a queued notice on (who to, from `record` when it is the
+        team's full view of the child, else the lead professional)."""
         super().__init__(parent)
         self._answer = answer
+        self._relay = relay
         self.setObjectName("notice-dialog")
-        self.setWindowTitle("cpdesk — answer the sender" if answer else "cpdesk — send a notice")
+        title_text = _TITLES[(answer, relay)]
+        self.setWindowTitle(f"cpdesk — {title_text[0].lower()}{title_text[1:]}")
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.resize(620, 0)  # wider if the names need it: the layout sets the minimum
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(6)
-        title = QLabel("Answer the sender" if answer else "Send a notice about this child")
+        title = QLabel(title_text)
         set_role(title, "h2")
         layout.addWidget(title)
         self.categories: dict[Category, QRadioButton] = {}
         self.recipients: list[tuple[QCheckBox, str]] = []
         shielded = record is not None and record.shielded
-        if answer:
+        if relay and record is None:
+            hint = QLabel(
+                "It goes to the child's lead professional. To choose someone else, open the "
+                "child's record first, then pass it on from the notice."
+            )
+        elif relay:
+            hint = QLabel(
+                "Tick who should get it. They see the notice and who asked; the sender is not "
+                "told who they are."
+            )
+        elif answer:
             hint = QLabel(
                 "Your answer goes to the person who asked. Say nothing that tells them where "
                 "the child is or who works with the child."
@@ -75,7 +100,7 @@ class NoticeDialog(QDialog):
         set_role(hint, "hint")
         layout.addWidget(hint)
         self._group = QButtonGroup(self)
-        if not answer:
+        if not answer and not relay:
             layout.addSpacing(6)
             caption = QLabel("What is it about?")
             set_role(caption, "fact-label")
@@ -91,7 +116,7 @@ class NoticeDialog(QDialog):
             layout.addLayout(grid)
             first = Category.REQUEST_CONTACT if shielded else Category.ATTENDANCE
             self.categories[first].setChecked(True)
-        if record is not None and not shielded and not answer:
+        if record is not None and not answer and (record.team_view if relay else not shielded):
             self._add_recipients(layout, record)
         self.text_label = QLabel("&Your answer" if answer else "&Notice")
         set_role(self.text_label, "fact-label")
@@ -119,7 +144,7 @@ class NoticeDialog(QDialog):
         layout.addWidget(box)
         layout.addWidget(self.counter)
         layout.addWidget(self.error)
-        self.send = QPushButton("Send answer" if answer else "Send notice")
+        self.send = QPushButton("Pass on" if relay else "Send answer" if answer else "Send notice")
         self.send.setObjectName("send-notice")
         set_role(self.send, "primary")
         self.send.clicked.connect(self._confirm)
@@ -132,6 +157,8 @@ class NoticeDialog(QDialog):
         row.addStretch(1)
         layout.addSpacing(8)
         layout.addLayout(row)
+        for widget in (self.text_label, box, self.counter):
+            widget.setVisible(not relay)  # the team passes the sender's words on unchanged
         self.text.textChanged.connect(self._count)
         self.finished.connect(self._forget)
         self._count()
@@ -191,6 +218,9 @@ class NoticeDialog(QDialog):
             set_error(self.text, over)
 
     def _confirm(self) -> None:
+        if self._relay:
+            self._send(Category.OTHER, "")
+            return
         text = self.text.toPlainText().strip()
         if not text:
             self.show_error(
@@ -200,12 +230,15 @@ class NoticeDialog(QDialog):
         if len(text) > MAX_NOTICE_TEXT:
             self.show_error(f"Shorten the notice to {MAX_NOTICE_TEXT} characters or fewer.")
             return
+        self._send(self.chosen_category(), text)
+
+    def _send(self, category: Category, text: str) -> None:
         if self.recipients and not self.chosen_recipients():
             self.show_error("Tick at least one person to send it to.")
             return
         self.error.hide()
         self.send.setEnabled(False)
-        self.send_requested.emit(self.chosen_category(), text, self.chosen_recipients())
+        self.send_requested.emit(category, text, self.chosen_recipients())
 
     def _forget(self, _result: int) -> None:
         """Closed either way (a lock included): drop the text."""

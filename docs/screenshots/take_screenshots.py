@@ -199,7 +199,10 @@ def main() -> int:
         save("inbox-team")
         open_first(panel)
         save("notice-team")
-        panel.relay.click()
+        panel.relay.click()  # no record open: to the lead professional
+        from cpdesk.ui.notice_dialog import NoticeDialog
+
+        [d for d in app.window.findChildren(NoticeDialog) if d.isVisible()][-1].send.click()
         wait(lambda: panel.message.text().startswith("Passed on"))
         sign_in_as("social.demo")
         wait(lambda: inbox.count.text().endswith("new notices"))

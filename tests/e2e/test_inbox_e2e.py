@@ -202,6 +202,10 @@ def test_a_contact_request_for_a_shielded_child_goes_through_the_index_team(
     open_row(qtbot, panel, next(i for i in range(panel.list.count())
                                 if ASK in panel.list.item(i).text()))  # fmt: skip
     qtbot.mouseClick(panel.relay, Qt.MouseButton.LeftButton)
+    relay = [d for d in app.window.findChildren(NoticeDialog) if d.isVisible()][-1]
+    ticked = [box.text() for box, _ in relay.recipients if box.isChecked()]
+    assert ticked[0].startswith(f"{JAYDEN.involvements[0].name} (lead professional)")
+    qtbot.mouseClick(relay.send, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.message.text().startswith("Passed on"), timeout=20000)
     team = [(a, u) for a, u, _p, _d in audit_rows(index_server, JAYDEN.index_id)]
     assert ("view", "indexteam.demo") in team and ("notice-relay", "indexteam.demo") in team

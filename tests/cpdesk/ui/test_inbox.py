@@ -249,6 +249,10 @@ def test_the_index_team_sees_its_queue_and_passes_a_request_on(qtbot, window, ap
     qtbot.waitUntil(lambda: "Vorpalith" in panel(window).body.text())
     assert panel(window).relay.isVisible() and panel(window).answer.isVisible()
     qtbot.keyClick(panel(window).relay, Qt.Key.Key_Return)
+    dialog = window.findChild(NoticeDialog)
+    assert dialog is not None and dialog.recipients == []  # no record open: the lead
+    assert not dialog.text.isVisibleTo(dialog)  # the sender's words go on unchanged
+    qtbot.mouseClick(dialog.send, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: notices.named("relay") == [(QUEUED.id, ())])
     qtbot.waitUntil(lambda: panel(window).list.count() == 1)
     qtbot.keyClick(panel(window).list, Qt.Key.Key_Return)
@@ -277,3 +281,42 @@ def test_the_index_team_answers_the_sender_in_a_dialog(qtbot, window, api, notic
     )
     qtbot.waitUntil(lambda: panel(window).message.text() == "Answer sent.")
     assert window.inbox.dialog is None
+
+
+def test_with_the_childs_full_record_open_the_team_chooses_who_gets_it(
+    qtbot, window, api, notices
+) -> None:
+    """The team's view of a shielded child lists its practitioners; the relay names them."""
+    notices.mine.clear()
+    notices.queue.append(QUEUED)
+    api.records["c-jayden"] = dataclasses.replace(
+        OLIVIA_WITH_REFS, summary=JAYDEN_RECORD.summary, team_view=True
+    )
+    api.sign_in = lambda *a: FakeSignIn(TEAM)  # type: ignore[method-assign]
+    signed_in(qtbot, window)
+    open_inbox_by_keyboard(qtbot, window)
+    qtbot.keyClick(panel(window).list, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel(window).current is not None)
+    qtbot.keyClick(panel(window).open_record, Qt.Key.Key_Return)
+    reason = window.findChild(ReasonDialog)
+    assert reason.selected() is AccessReason.SAFEGUARDING
+    qtbot.mouseClick(reason.ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.work.stack.currentWidget() is window.work.record)
+    assert "shown to the index team only" in window.work.record.cached_text.text()
+    assert window.work.record.name.text() == "Jayden Quillfeather"
+    open_inbox_by_keyboard(qtbot, window)
+    qtbot.keyClick(panel(window).list, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel(window).current is not None)
+    qtbot.keyClick(panel(window).relay, Qt.Key.Key_Return)
+    dialog = [d for d in window.findChildren(NoticeDialog) if d.isVisible()][-1]
+    assert [box.isChecked() for box, _ in dialog.recipients] == [True, False]  # the lead
+    dialog.recipients[0][0].setChecked(False)
+    qtbot.mouseClick(dialog.send, Qt.MouseButton.LeftButton)
+    assert dialog.error.text() == "Tick at least one person to send it to."
+    dialog.recipients[1][0].setChecked(True)
+    qtbot.mouseClick(dialog.send, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: (
+            notices.named("relay") == [(QUEUED.id, ("PractitionerRole/c-olivia-involvement-1",))]
+        )
+    )
