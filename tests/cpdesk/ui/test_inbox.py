@@ -260,7 +260,8 @@ def test_the_index_team_sees_its_queue_and_passes_a_request_on(qtbot, window, ap
     assert not panel(window).relay.isVisible()  # the team's own notice: no relay
 
 
-def test_the_index_team_answers_the_sender_in_a_dialog(qtbot, window, api, notices) -> None:
+def team_opens_the_queued_request(qtbot, window, api, notices) -> None:
+    """The index team signs in with one request in its queue and opens it by keyboard."""
     notices.mine.clear()
     notices.queue.append(QUEUED)
     api.sign_in = lambda *a: FakeSignIn(TEAM)  # type: ignore[method-assign]
@@ -268,6 +269,10 @@ def test_the_index_team_answers_the_sender_in_a_dialog(qtbot, window, api, notic
     open_inbox_by_keyboard(qtbot, window)
     qtbot.keyClick(panel(window).list, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: panel(window).current is not None)
+
+
+def test_the_index_team_answers_the_sender_in_a_dialog(qtbot, window, api, notices) -> None:
+    team_opens_the_queued_request(qtbot, window, api, notices)
     qtbot.keyClick(panel(window).answer, Qt.Key.Key_Return)
     dialog = window.findChild(NoticeDialog)
     assert dialog is not None and dialog.categories == {} and dialog.recipients == []
@@ -287,16 +292,10 @@ def test_with_the_childs_full_record_open_the_team_chooses_who_gets_it(
     qtbot, window, api, notices
 ) -> None:
     """The team's view of a shielded child lists its practitioners; the relay names them."""
-    notices.mine.clear()
-    notices.queue.append(QUEUED)
     api.records["c-jayden"] = dataclasses.replace(
         OLIVIA_WITH_REFS, summary=JAYDEN_RECORD.summary, team_view=True
     )
-    api.sign_in = lambda *a: FakeSignIn(TEAM)  # type: ignore[method-assign]
-    signed_in(qtbot, window)
-    open_inbox_by_keyboard(qtbot, window)
-    qtbot.keyClick(panel(window).list, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: panel(window).current is not None)
+    team_opens_the_queued_request(qtbot, window, api, notices)
     qtbot.keyClick(panel(window).open_record, Qt.Key.Key_Return)
     reason = window.findChild(ReasonDialog)
     assert reason.selected() is AccessReason.SAFEGUARDING
