@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from cpdesk.records import AccessReason, ChildRecord, Involvement, SearchQuery, SearchResult
     from cpdesk.review import ReviewController, ReviewView
     from cpdesk.ui.activity import ActivityFilter, Ticker
+    from cpdesk.ui.inbox import InboxScreen
 
 __all__ = [
     "App",
@@ -222,6 +223,10 @@ class StartUp:
     def finished(self) -> bool:
         return not self._pending
 
+    def add_step(self, step: Callable[[], None]) -> None:
+        """One more step, run after the others (screens built by `build_app`)."""
+        self._pending.append(step)
+
     def run(self) -> None:
         """Run every pending step in order; idempotent once they have all succeeded."""
         while self._pending:
@@ -312,6 +317,7 @@ class App:
     cache: RecordCache
     startup: StartUp
     caches: LazyCaches | None = None
+    inbox: InboxScreen | None = None
 
     @property
     def listener(self) -> LockListener | None:
@@ -332,6 +338,8 @@ class App:
         self.clipboard.clear_now()
         self.runner.cancel()
         self.runner.wait(3000)
+        if self.inbox is not None:
+            self.inbox.stop()
         self.auth_runner.wait(5000)
         self.cache.close()
         if self.caches is not None:
@@ -531,8 +539,40 @@ def build_app(
         qapp, window, controller, session, client, runner, auth_runner, clipboard, collector,
         cache, startup, caches,
     )  # fmt: skip
+
+    def build_inbox() -> None:
+        """After the first paint (it loads the record types), before any sign-in."""
+        assert clock is not None
+        app.inbox = _build_inbox(qapp, window, controller, client, clock)
+
+    startup.add_step(build_inbox)
     _AfterFirstPaint(window.signin, startup.run)
     return app
+
+
+def _build_inbox(
+    qapp: QApplication,
+    window: MainWindow,
+    controller: WorkController,
+    client: LazyClient,
+    clock: Clock,
+) -> InboxScreen:
+    """The notices inbox (issue 18): its own one-thread runner, so polling never shows the
+    busy bar, supersedes a search or is cancelled with one; the view in `ui/inbox.py`."""
+    from cpdesk.inbox import InboxController
+    from cpdesk.ui.inbox import InboxScreen
+
+    pool = QThreadPool(qapp)
+    pool.setMaxThreadCount(1)
+    runner = TaskRunner(pool, parent=qapp)
+    inbox = InboxController(
+        api=lambda: client.real,
+        session=controller.session,
+        clock=clock,
+        runner=runner,
+        is_offline=lambda: controller.offline,
+    )
+    return InboxScreen(inbox, controller, window, ask_reason=window.ask_reason, runner=runner)
 
 
 def _quit_on_signals(app: App) -> None:

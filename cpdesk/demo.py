@@ -187,6 +187,32 @@ def _demo_feed(db_path: Path, say: Callable[[str], None]) -> None:
     if result.returncode != 0:
         say("The demo feed (links for the index team to review) could not be loaded.")
         return
+
+
+# In the demo, social.demo receives the notices of Olivia's and Jayden's social workers
+# (their lead professionals), so a notice sent as nurse.demo, or relayed by the index
+# team, has someone to reach (docs/index.md, "Demo accounts").
+DEMO_NOTICE_LINKS = (
+    ("social.demo", "hannah.lowe@example.gov.uk"),
+    ("social.demo", "gareth.price@example.gov.uk"),
+)
+
+
+def _link_demo_recipients(db_path: Path) -> None:
+    """Link the demo's notice recipients once (a marker file, as for the seed)."""
+    marker = db_path.with_name(f"{db_path.name}.notice-links-1")
+    if marker.exists():
+        return
+    url = f"sqlite:///{db_path}"
+    for user, email in DEMO_NOTICE_LINKS:
+        result = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
+            [sys.executable, "-m", "cpindex", "user", "link", user,
+             "--practitioner-email", email, "--db", url],
+            env=_child_env(), capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+            raise DemoError(f"Linking the demo's notice recipients failed:\n{tail}")
     marker.touch()
 
 
@@ -210,6 +236,7 @@ def start_demo_index(
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = _seed(folder / "index.sqlite3", children, seed, say)
     _demo_feed(folder / "index.sqlite3", say)
+    _link_demo_recipients(folder / "index.sqlite3")
     cert_dir = Path(tempfile.mkdtemp(prefix="cpdesk-demo-"))
     certs = make_demo_certificates(cert_dir / "certs")
     port = free_port()

@@ -163,6 +163,7 @@ class ChildRecord:
     involvements: tuple[Involvement, ...] = field(default=(), repr=False)
     caf: bool = False
     index_team_contact: str = field(default="", repr=False)
+    team_view: bool = False  # a shielded child's full record: the index team's view only
 
     @property
     def index_id(self) -> str:

@@ -47,6 +47,7 @@ from cpdesk.errors import (
 )
 from cpdesk.net import fhir
 from cpdesk.net.tls import PinnedAdapter, adapter_prefix, validate_pins
+from cpdesk.notices import INDEX_TEAM_ROLE
 from cpdesk.policy import normalise_server_url
 from cpdesk.records import (
     LOGGABLE_FIELDS,
@@ -60,6 +61,7 @@ from cpdesk.records import (
 
 if TYPE_CHECKING:
     from cpdesk.involvements import SelfDeclaration
+    from cpdesk.notices import Category, Notice
 
 __all__ = [
     "MAX_REASON_TEXT",
@@ -74,6 +76,7 @@ log = logging.getLogger(__name__)
 MAX_REASON_TEXT = 500
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024  # a whole record is a few kB; more is not an answer
 _USER_AGENT = "cpdesk/0.1"
+NOTICE_GONE = "That notice is no longer in your inbox (it may have been dealt with)."
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # What a log line may hold: the records allowlist plus facts about the HTTP exchange.
 _LOG_FIELDS = LOGGABLE_FIELDS | {"status", "operation", "attempt", "cause"}
@@ -174,6 +177,7 @@ class IndexClient:
             http.mount(prefix, self._adapter)
         self._lock = threading.Condition()
         self._token: str | None = None
+        self._team = False  # the index team is served shielded children's full records
         self._absolute_expires_at: dt.datetime | None = None
         self._idle_expires_at: dt.datetime | None = None
         self._epoch = 0
@@ -204,6 +208,7 @@ class IndexClient:
         result, token = _parse_session(answer.body)
         with self._lock:
             self._token = token
+            self._team = result.user.role == INDEX_TEAM_ROLE
             self._absolute_expires_at = result.absolute_expires_at
             self._idle_expires_at = result.idle_expires_at
         return result
@@ -294,7 +299,9 @@ class IndexClient:
         path = f"/Patient/{quote(index_id, safe='')}/$everything"
         answer = self._call("GET", path, "record", None, token, headers=headers)
         self._raise_for_status(answer, "record", token)
-        child = fhir.parse_everything(answer.body, index_id)
+        with self._lock:
+            team = self._team
+        child = fhir.parse_everything(answer.body, index_id, team=team)
         _log("record done", index_id=index_id)
         return child, answer.content
 
@@ -305,6 +312,87 @@ class IndexClient:
         them from fixed parts and quoted ids."""
         token = self._require_token()
         answer = self._call(method, path, operation, None, token)
+        self._raise_for_status(answer, operation, token)
+        return answer.body
+
+    # -- notices (issue 18; shapes in cpdesk.net.notices) ----------------------------------
+
+    def notice_count(self, *, queue: bool = False) -> int:
+        """Unread notices not done (`queue`: the index team's queue): a number only, which
+        the index does not audit, so the inbox can poll it."""
+        from cpdesk.net.notices import parse_count
+
+        params = [
+            ("recipient", "index-team" if queue else "me"),
+            ("status", "in-progress"),
+            ("received:missing", "true"),
+            ("_summary", "count"),
+        ]
+        body = self._notice_call("GET", "/Communication", "notice_count", params=params)
+        return parse_count(body)
+
+    def notices(self, *, queue: bool = False) -> tuple[Notice, ...]:
+        """The notices not done yet, newest first (audited by the index as `notice-list`)."""
+        from cpdesk.net.notices import parse_notices
+
+        params = [("recipient", "index-team" if queue else "me"), ("status", "in-progress")]
+        body = self._notice_call("GET", "/Communication", "notice_list", params=params)
+        notices = parse_notices(body)
+        _log("notices done", count=len(notices))
+        return notices
+
+    def read_notice(self, notice_id: str) -> Notice:
+        """One notice; the index marks it read."""
+        from cpdesk.net.notices import parse_communication
+
+        return parse_communication(self._notice_call("GET", _notice_path(notice_id), "notice_read"))
+
+    def notice_done(self, notice_id: str) -> Notice:
+        from cpdesk.net.notices import parse_communication
+
+        path = _notice_path(notice_id, "$done")
+        return parse_communication(self._notice_call("POST", path, "notice_done", json_body={}))
+
+    def send_notice(
+        self, patient_id: str, category: Category, text: str, recipients: tuple[str, ...] = ()
+    ) -> int:
+        """Send a notice about a child whose record this user opened; how many were stored."""
+        from cpdesk.net.notices import communication, stored_count
+
+        body = communication(patient_id, category, text, recipients)
+        answer = self._notice_call("POST", "/Communication", "notice_send", json_body=body)
+        return stored_count(answer)
+
+    def relay_notice(self, notice_id: str, recipients: tuple[str, ...] = ()) -> int:
+        """Index team: pass a queued notice on (none named: the lead professional)."""
+        from cpdesk.net.notices import stored_count
+
+        body = {"recipient": [{"reference": r} for r in recipients]}
+        path = _notice_path(notice_id, "$relay")
+        return stored_count(self._notice_call("POST", path, "notice_relay", json_body=body))
+
+    def answer_notice(self, notice_id: str, text: str) -> int:
+        """Index team: reply to a queued notice's sender."""
+        from cpdesk.net.notices import stored_count
+
+        path = _notice_path(notice_id, "$answer")
+        return stored_count(
+            self._notice_call("POST", path, "notice_answer", json_body={"text": text})
+        )
+
+    def _notice_call(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> object:
+        token = self._require_token()
+        answer = self._call(method, path, operation, json_body, token, params=params)
+        if answer.status == 404:
+            raise NotFound(NOTICE_GONE)
         self._raise_for_status(answer, operation, token)
         return answer.body
 
@@ -511,6 +599,11 @@ class IndexClient:
 
 class _TooLarge(Exception):
     """The answer was longer than any answer of this API can be."""
+
+
+def _notice_path(notice_id: str, operation: str = "") -> str:
+    path = f"/Communication/{quote(notice_id, safe='')}"
+    return f"{path}/{operation}" if operation else path
 
 
 def _read_capped(response: requests.Response) -> bytes:

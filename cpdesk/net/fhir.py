@@ -367,8 +367,12 @@ def _is_caf(resource: Mapping[str, Any]) -> bool:
     )
 
 
-def parse_everything(body: object, index_id: str) -> ChildRecord:
-    """A `$everything` collection as one ChildRecord; the Patient must be the one asked for."""
+def parse_everything(body: object, index_id: str, *, team: bool = False) -> ChildRecord:
+    """A `$everything` collection as one ChildRecord; the Patient must be the one asked for.
+
+    `team`: the signed-in user is on the index team, whom the index serves a shielded
+    child's full record (marked `team_view`); for anyone else a shielded child keeps the
+    banner's fields only, whatever the answer holds."""
     bundle = _obj(body)
     if bundle is None or bundle.get("resourceType") != "Bundle":
         raise _malformed()
@@ -387,7 +391,7 @@ def parse_everything(body: object, index_id: str) -> ChildRecord:
     summary = _summary(patient, 1.0)
     if summary.index_id != index_id:
         raise _malformed()  # never show a different child from the one chosen
-    if summary.shielded:
+    if summary.shielded and not team:
         contact = _text((_extension(patient, INDEX_TEAM_CONTACT_URL) or {}).get("valueString"))
         return ChildRecord(summary=summary, index_team_contact=contact)
     carers: list[Carer] = []
@@ -416,6 +420,7 @@ def parse_everything(body: object, index_id: str) -> ChildRecord:
         gp=gp,
         involvements=tuple(involvements),
         caf=caf,
+        team_view=summary.shielded,
     )
 
 

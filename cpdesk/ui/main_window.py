@@ -32,7 +32,7 @@ from cpdesk.ui.statusbar import SessionStatusBar
 
 if TYPE_CHECKING:  # the other screens are imported when first needed: sign-in paints sooner
     from cpdesk.controller import LockedPanel, WorkController
-    from cpdesk.records import ChildRecord, ChildSummary, SearchQuery, UserInfo
+    from cpdesk.records import AccessReason, ChildRecord, ChildSummary, SearchQuery, UserInfo
     from cpdesk.review import ReviewController, ReviewView
     from cpdesk.session import Session
     from cpdesk.ui.lockscreen import LockScreen
@@ -97,6 +97,9 @@ class MainWindow(QMainWindow):
         self._review_factory = review  # the index team's "Links to review" (cpdesk.review)
         self.review_page: ReviewPage | None = None  # while open; destroyed at lock and leave
         self._review: ReviewController | None = None
+        # Called with each new workspace: screens kept in their own modules (ui/inbox.py)
+        # add their pages and connect their buttons there.
+        self.workspace_hooks: list[Callable[[WorkPage], None]] = []
         self.setWindowTitle(APP_TITLE)
         self.resize(1280, 820)
         self.pages = QStackedWidget()
@@ -304,6 +307,8 @@ class MainWindow(QMainWindow):
         work.record.declare_requested.connect(self._ask_involvement)
         work.record.end_requested.connect(self._confirm_end_involvement)
         self.pages.addWidget(work)
+        for hook in self.workspace_hooks:
+            hook(work)
         return work
 
     def _panel(self) -> LockScreen:
@@ -411,13 +416,16 @@ class MainWindow(QMainWindow):
     # -- dialogs ----------------------------------------------------------------------
 
     def _ask_reason(self, child: ChildSummary) -> None:
+        self.ask_reason(child.index_id)
+
+    def ask_reason(self, index_id: str, suggested: AccessReason | None = None) -> None:
+        """The reason dialog, then the record; `suggested` (a notice's category) is
+        preselected instead of the last reason, and the dialog says why."""
         from cpdesk.ui.reason_dialog import ReasonDialog
 
         c = self.controller
-        dialog = ReasonDialog(c.state.last_reason, self)
-        dialog.reason_chosen.connect(
-            lambda reason, text: c.open_record(child.index_id, reason, text)
-        )
+        dialog = ReasonDialog(suggested or c.state.last_reason, self, suggested=suggested)
+        dialog.reason_chosen.connect(lambda reason, text: c.open_record(index_id, reason, text))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 

@@ -35,7 +35,14 @@ class ReasonDialog(QDialog):
 
     reason_chosen = Signal(object, str)
 
-    def __init__(self, last: AccessReason | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        last: AccessReason | None,
+        parent: QWidget | None = None,
+        *,
+        suggested: AccessReason | None = None,
+    ) -> None:
+        """`suggested`: preselected because of a notice's category (the dialog says so)."""
         super().__init__(parent)
         self.setObjectName("reason-dialog")
         self.setWindowTitle("cpdesk — reason for access")
@@ -53,6 +60,12 @@ class ReasonDialog(QDialog):
         layout.setSpacing(6)
         layout.addWidget(title)
         layout.addWidget(note)
+        if suggested is not None:
+            because = QLabel(f"Suggested from the notice: {suggested.label}. Change it if needed.")
+            because.setObjectName("reason-suggested")
+            because.setWordWrap(True)
+            set_role(because, "hint")
+            layout.addWidget(because)
         for reason in AccessReason:
             button = QRadioButton(reason.label)
             button.setObjectName(f"reason-{reason.value}")

@@ -44,6 +44,10 @@ __all__ = ["RecordView"]
 
 DEFAULT_INDEX_TEAM = "Contact the national index team."
 SELF_DECLARED_NOTE = "Self-declared: added by this practitioner, not from a service's records"
+TEAM_VIEW = (
+    "Shielded child: shown to the index team only, and this view is recorded. Never pass on "
+    "anything that locates the child."
+)
 
 
 def _label(text: str = "", role: str = "", *, select: bool = True, wrap: bool = True) -> QLabel:
@@ -231,6 +235,7 @@ class _Pool:
 class RecordView(QWidget):
     """Signals:
     back_requested: return to the results (no new search).
+    notice_requested: send a notice about this child to the people working with it.
     copied(str): what kind of value was copied ("phone number", "email address").
     declare_requested: "I am working with this child".
     end_requested(str): "End my involvement", with the involvement's PractitionerRole id.
@@ -240,6 +245,7 @@ class RecordView(QWidget):
     copied = Signal(str)
     declare_requested = Signal()
     end_requested = Signal(str)
+    notice_requested = Signal()  # "Send a notice…" (cpdesk/ui/inbox.py opens the dialog)
 
     def __init__(
         self,
@@ -261,11 +267,19 @@ class RecordView(QWidget):
         self.note = _label("", "hint", select=False)
         self.note.setObjectName("copy-note")
         self.note.hide()
+        self.send_notice = QPushButton("Send a notice…")
+        self.send_notice.setObjectName("send-notice-button")
+        self.send_notice.setToolTip("Tell the people working with this child (Ctrl+N)")
+        self.send_notice.clicked.connect(self.notice_requested)
+        notice_key = QShortcut(QKeySequence("Ctrl+N"), self)
+        notice_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        notice_key.activated.connect(self.notice_requested)
         top = QHBoxLayout()
         top.addWidget(self.back)
         top.addSpacing(12)
         top.addWidget(self.note)
         top.addStretch(1)
+        top.addWidget(self.send_notice)
         self.scroller = QScrollArea()
         self.scroller.setAccessibleName("Record")  # it takes focus: a reader names it
         self.scroller.setWidgetResizable(True)
@@ -381,13 +395,15 @@ class RecordView(QWidget):
         self.note.clear()
         self.note.hide()
         self._live = not banner  # an offline copy: nothing can be changed
+        if record.team_view:  # the index team's view of a shielded child
+            banner = " ".join(part for part in (TEAM_VIEW, banner) if part)
         if banner:
             self.cached_text.setText(banner)
             self.cached.show()
         else:
             self.cached_text.clear()
             self.cached.hide()
-        if record.shielded:
+        if record.shielded and not record.team_view:
             self._clear_details()
             self._fill_shielded(record)
         else:
@@ -428,7 +444,7 @@ class RecordView(QWidget):
         self.banner_text.setText(
             "This child's details are shielded for their safety. The index does not "
             "show them to anyone. To reach the people working with this child, "
-            "contact the index team:"
+            "contact the index team, or ask them with “Send a notice…” above:"
         )
         self.banner_contact.setText(record.index_team_contact or DEFAULT_INDEX_TEAM)
         self.banner.show()

@@ -38,7 +38,8 @@ FORM_WIDTH = 420
 class WorkPage(QWidget):
     """Signals:
     lock_requested, sign_out_requested, cancel_requested, settings_requested,
-    review_requested: the header and busy-bar buttons ("Links to review": index team only).
+    review_requested, inbox_requested: the header and busy-bar buttons ("Links to review":
+    index team only).
     """
 
     lock_requested = Signal()
@@ -46,6 +47,7 @@ class WorkPage(QWidget):
     cancel_requested = Signal()
     settings_requested = Signal()
     review_requested = Signal()
+    inbox_requested = Signal()
 
     def __init__(
         self,
@@ -74,10 +76,14 @@ class WorkPage(QWidget):
         self.sign_out_button = QPushButton("Sign out")
         self.sign_out_button.setObjectName("sign-out")
         self.sign_out_button.clicked.connect(self.sign_out_requested)
+        self.inbox_button = QPushButton("Notices (Ctrl+I)")
+        self.inbox_button.setObjectName("open-inbox")
+        self.inbox_button.clicked.connect(self.inbox_requested)
         bar = QHBoxLayout(header)
         bar.setContentsMargins(20, 8, 20, 8)
         bar.addWidget(title, 1)
         bar.addWidget(self.review_button)
+        bar.addWidget(self.inbox_button)
         bar.addWidget(self.settings_button)
         bar.addWidget(self.lock_button)
         bar.addWidget(self.sign_out_button)

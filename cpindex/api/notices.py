@@ -4,7 +4,8 @@
   Recipients are PractitionerRole ids from the record (default: the lead professional),
   each resolved to its linked account (cpindex.notices.accounts). For a child served
   shielded the sender names no one: the notice goes to the index team's queue.
-- `GET /Communication?recipient=me|index-team&status=in-progress|completed`: the inbox.
+- `GET /Communication?recipient=me|index-team&status=in-progress|completed`: the inbox
+  (`received:missing=true`: unread only; `_summary=count`: the total alone, unaudited).
 - `GET /Communication/{id}`: one notice (marks it read for its recipient).
 - `POST /Communication/{id}/$done`: mark done.
 - `POST /Communication/{id}/$relay` (index team): pass a queued notice to the child's
@@ -22,7 +23,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 from sqlalchemy.sql import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
@@ -103,6 +104,8 @@ def communication(item: Notice) -> dict[str, Any]:
         resource["extension"] = [
             {"url": EXT + "relayed-from", "valueString": f"Communication/{item.relayed_from}"}
         ]
+        if item.asked_by:  # who asked, so the practitioner can get in touch
+            resource["extension"].append({"url": EXT + "asked-by", "valueString": item.asked_by})
     return resource
 
 
@@ -245,16 +248,22 @@ def _mine(info: SessionInfo) -> ColumnElement[bool]:
 _INBOX_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "recipient": ({"type": "string"}, "me (default), or index-team for the team's queue"),
     "status": ({"type": "string"}, "in-progress (not done) or completed"),
+    "received:missing": ({"type": "string"}, "true: only notices not read yet"),
+    "_summary": ({"type": "string"}, "count: the total only, no notices (not audited)"),
 }
 
 
 @router.get("/Communication", openapi_extra=query_parameters(_INBOX_PARAMETERS))
 def inbox(request: Request, info: SignedIn, services: ServicesDep, audit: Audit) -> Response:
-    """The signed-in user's notices (`recipient=me`), or the index team's queue."""
+    """The signed-in user's notices (`recipient=me`), or the index team's queue.
+
+    `_summary=count` answers the total alone, unaudited: the client polls it every minute
+    to show its unread count, and a number of one's own notices names no child and holds
+    no text (every list, read and action that does is audited)."""
     params = dict(request.query_params.multi_items())
-    if len(params) != len(request.query_params.multi_items()) or set(params) - {
-        "recipient", "status"
-    }:  # fmt: skip
+    if len(params) != len(request.query_params.multi_items()) or set(params) - set(
+        _INBOX_PARAMETERS
+    ):
         raise _invalid("Use recipient=me (or index-team) and status, each once.")
     recipient = params.get("recipient", "me")
     if recipient == "me":
@@ -272,8 +281,32 @@ def inbox(request: Request, info: SignedIn, services: ServicesDep, audit: Audit)
         where = where & (
             notice.c.done_at.is_not(None) if STATUSES[status] else notice.c.done_at.is_(None)
         )
+    unread = params.get("received:missing")
+    if unread not in (None, "true", "false"):
+        raise _invalid("Use received:missing=true (unread) or false (read).")
+    if unread is not None:
+        where = where & (
+            notice.c.read_at.is_(None) if unread == "true" else notice.c.read_at.is_not(None)
+        )
+    summary = params.get("_summary")
+    if summary is not None:
+        if summary != "count":
+            raise _invalid("Use _summary=count, or leave it out.")
+        return _count(services, where)
     audit(info, "notice-list", "success", detail={"recipient": recipient, "status": status})
     return _bundle(services, where, "searchset")
+
+
+def _count(services: Any, where: ColumnElement[bool]) -> Response:
+    with services.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(notice).where(where)).scalar_one()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": iso(services.clock.now()),
+        "total": int(total),
+    }
+    return fhir_response(bundle)
 
 
 def _one(conn: Connection, info: SessionInfo, raw_id: str, *, own: bool) -> Notice:

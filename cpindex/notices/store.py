@@ -9,7 +9,9 @@ or NULL for the index team's queue (every shielded child's notices go there).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.sql import ColumnElement
@@ -51,6 +53,7 @@ class Notice:
     read_at: dt.datetime | None
     done_at: dt.datetime | None
     relayed_from: int | None
+    asked_by: str | None = None  # a relayed copy: who sent the original ("name, organisation")
 
     def __repr__(self) -> str:  # never the text
         return f"Notice(id={self.id})"
@@ -154,6 +157,8 @@ def insert_notices(
 
 _SENDER = user_account.alias("sender")
 _RECIPIENT = user_account.alias("recipient")
+_ORIGINAL = notice.alias("original")  # what a relayed copy was relayed from
+_ASKER = user_account.alias("asker")
 _COLUMNS = (
     notice.c.id,
     notice.c.sender_id,
@@ -169,6 +174,9 @@ _COLUMNS = (
     notice.c.read_at,
     notice.c.done_at,
     notice.c.relayed_from,
+    _ASKER.c.display_name,
+    _ASKER.c.organisation,
+    _ORIGINAL.c.sender_id,
 )
 
 
@@ -178,6 +186,8 @@ def load_notices(conn: Connection, where: ColumnElement[bool]) -> list[Notice]:
         .join(_SENDER, _SENDER.c.id == notice.c.sender_id)
         .outerjoin(_RECIPIENT, _RECIPIENT.c.id == notice.c.recipient_user_id)
         .join(child, child.c.pk == notice.c.child_pk)
+        .outerjoin(_ORIGINAL, _ORIGINAL.c.id == notice.c.relayed_from)
+        .outerjoin(_ASKER, _ASKER.c.id == _ORIGINAL.c.sender_id)
         .where(where)
         .order_by(notice.c.id.desc())
         .limit(200)
@@ -185,10 +195,17 @@ def load_notices(conn: Connection, where: ColumnElement[bool]) -> list[Notice]:
     return [
         Notice(
             r[0], r[1], f"{r[2]}, {r[3]}", r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10],
-            r[11], r[12], r[13],
+            r[11], r[12], r[13], _asked_by(r),
         )
         for r in rows
     ]  # fmt: skip
+
+
+def _asked_by(row: Sequence[Any]) -> str | None:
+    """A relayed copy names who asked, unless it goes back to them (an answer)."""
+    if row[14] is None or row[16] == row[4]:
+        return None
+    return f"{row[14]}, {row[15]}"
 
 
 def mark(conn: Connection, notice_id: int, *, now: dt.datetime, done: bool) -> None:

@@ -40,6 +40,7 @@ def main() -> int:
     from cpdesk.policy import load_policy
     from cpdesk.records import AccessReason
     from cpdesk.session import LockReason, SessionState
+    from cpdesk.ui.inbox import InboxPanel
     from cpdesk.ui.involvement_dialog import InvolvementDialog
     from cpdesk.ui.reason_dialog import ReasonDialog
     from cpindex.seed.demo import DEMO_PASSWORD, FIXED_CHILDREN, demo_account
@@ -69,6 +70,40 @@ def main() -> int:
         shot = screen.grabWindow(0, geo.x(), geo.y(), geo.width(), geo.height())
         shot.save(str(HERE / f"{name}{suffix}.png"))
         print("saved", name + suffix)
+
+    def send_notice(text: str, shot: str = "") -> None:
+        from cpdesk.ui.notice_dialog import NoticeDialog
+
+        app.window.work.record.send_notice.click()
+        dialog = [d for d in app.window.findChildren(NoticeDialog) if d.isVisible()][-1]
+        dialog.text.setPlainText(text)
+        if shot:
+            dialog.move(app.window.x() + 360, app.window.y() + 80)
+            save_screen(shot)
+        dialog.send.click()
+        note = app.window.work.record.note
+        wait(lambda: note.text().startswith("Notice sent"))
+
+    def open_first(panel: InboxPanel) -> None:
+        panel.list.setCurrentRow(0)
+        panel.list.itemActivated.emit(panel.list.item(0))
+        wait(lambda: panel.current is not None)
+
+    def type_unlock() -> None:
+        panel = app.window.lock_panel
+        panel.password.setText(DEMO_PASSWORD)
+        panel.password.returnPressed.emit()
+        wait(lambda: app.session.state is SessionState.ACTIVE)
+
+    def sign_in_as(username: str) -> None:
+        app.controller.sign_out()
+        wait(lambda: app.session.state is SessionState.SIGNED_OUT)
+        page = app.window.signin
+        page.username.setText(username)
+        page.password.setText(DEMO_PASSWORD)
+        page.otp.setText(pyotp.TOTP(demo_account(username).totp_secret).now())
+        page.button.click()
+        wait(lambda: app.session.state is SessionState.ACTIVE)
 
     index = start_demo_index(say=lambda _line: None)
     try:
@@ -128,6 +163,11 @@ def main() -> int:
         bar = work.record.scroller.verticalScrollBar()
         bar.setValue(bar.maximum())
         save("record-practitioners")
+        send_notice(
+            "Attended Northgate A&E 02:14, intoxicated, discharged to mother. Third "
+            "attendance this term.",
+            shot="notice-send",
+        )
 
         # "I am working with this child": the dialog, the record with the row, then ended
         # again, so the demo index is left as it was.
@@ -173,9 +213,37 @@ def main() -> int:
         dialog.ok.click()
         wait(lambda: work.stack.currentWidget() is work.record)
         save("shielded")
+        send_notice("Seen in A&E tonight; please put me in touch with his social worker.")
 
         app.session.lock(LockReason.MANUAL)
         save("locked")
+        type_unlock()
+
+        # The index team's queue, then the social worker's inbox (demo links: cpdesk/demo.py)
+        sign_in_as("indexteam.demo")
+        inbox = app.inbox
+        assert inbox is not None
+        wait(lambda: inbox.count.isVisible() and inbox.count.text() != "")
+        inbox.open_inbox()
+        panel = inbox.panel
+        wait(lambda: panel.list.count() > 0)
+        save("inbox-team")
+        open_first(panel)
+        save("notice-team")
+        panel.relay.click()  # no record open: to the lead professional
+        from cpdesk.ui.notice_dialog import NoticeDialog
+
+        [d for d in app.window.findChildren(NoticeDialog) if d.isVisible()][-1].send.click()
+        wait(lambda: panel.message.text().startswith("Passed on"))
+        sign_in_as("social.demo")
+        wait(lambda: inbox.count.text().endswith("new notices"))
+        save("inbox-count")
+        inbox.open_inbox()
+        panel = inbox.panel  # the new workspace's
+        wait(lambda: panel.list.count() > 1)
+        save("inbox")
+        open_first(panel)
+        save("notice")
         app.window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         app.shutdown()
     finally:

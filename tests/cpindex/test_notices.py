@@ -173,6 +173,45 @@ def test_a_notice_reaches_the_lead_professional_and_is_audited(
         assert verify_chain(conn)[2] is None
 
 
+def _notice_lists(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(audit_event)
+                .where(audit_event.c.action == "notice-list")
+            ).scalar_one()
+        )  # fmt: skip
+
+
+def test_the_unread_count_is_cheap_and_unaudited_the_list_is_audited(
+    api: Api, nurse: Client, seeded_engine: Engine
+) -> None:
+    """The client polls `_summary=count` every minute: no chain row per poll, no notice."""
+    lead_name, lead_secret = linked_user(seeded_engine, OLIVIA.involvements[0].email)
+    nurse.open(OLIVIA.index_id, "emergency-care")
+    for text in ("First notice.", "Second notice."):
+        assert nurse.send(body(OLIVIA.index_id, text))[0] == 201
+    lead = Client(api.client, sign_in_as(api.client, api.clock, lead_name, lead_secret))
+    unread = {"status": "in-progress", "received:missing": "true", "_summary": "count"}
+    lists = _notice_lists(seeded_engine)
+    status, counted = lead.get("/Communication", **unread)
+    assert status == 200 and counted["total"] == 2
+    assert "entry" not in counted and "First notice" not in json.dumps(counted)
+    _valid(counted)
+    assert _notice_lists(seeded_engine) == lists  # the poll wrote nothing to the chain
+    status, listed = lead.get("/Communication", status="in-progress")
+    assert status == 200 and len(listed["entry"]) == 2
+    assert _notice_lists(seeded_engine) == lists + 1  # the list, which shows notices, is
+    assert lead.get(f"/Communication/{listed['entry'][0]['resource']['id']}")[0] == 200
+    assert lead.get("/Communication", **unread)[1]["total"] == 1
+    read = {"received:missing": "false", "_summary": "count"}
+    assert lead.get("/Communication", **read)[1]["total"] == 1
+    # The team's queue count is the team's alone; bad values are refused.
+    assert nurse.get("/Communication", recipient="index-team", _summary="count")[0] == 403
+    assert nurse.get("/Communication", _summary="data")[0] == 400
+    assert nurse.get("/Communication", **{"received:missing": "maybe"})[0] == 400
+
+
 def test_a_listed_practitioner_can_be_named(api: Api, nurse: Client, seeded_engine: Engine) -> None:
     name, secret = linked_user(seeded_engine, OLIVIA.involvements[1].email)
     nurse.open(OLIVIA.index_id)
@@ -300,6 +339,9 @@ def test_a_shielded_child_goes_through_the_index_team(api: Api, seeded_engine: E
     [got] = [e["resource"] for e in worker.get("/Communication")[1]["entry"]]
     assert got["payload"] == [{"contentString": "Please put me in touch."}]
     assert got["extension"][0]["valueString"] == f"Communication/{queued['id']}"
+    # ...naming who asked, so the social worker can get in touch with them.
+    assert got["extension"][1]["url"].endswith("/asked-by")
+    assert got["extension"][1]["valueString"] == queued["sender"]["display"]
     # The queue item is done; the team answers the sender.
     assert team.get(f"/Communication/{queued['id']}")[1]["status"] == "completed"
     assert (
@@ -316,6 +358,7 @@ def test_a_shielded_child_goes_through_the_index_team(api: Api, seeded_engine: E
         seen[0]["entry"][0]["resource"]["payload"][0]["contentString"]
         == "Passed on; they will call you."
     )
+    assert len(seen[0]["entry"][0]["resource"]["extension"]) == 1  # no asked-by: it was them
     for answer in seen:
         text = json.dumps(answer)
         for secret_value in _secrets():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from cpdesk.app import App, Connection, build_app
+from cpdesk.cache import keyring as cache_keyring
 from cpdesk.policy import load_policy
 from cpdesk.session import SessionState
+from tests.cpdesk.cache.helpers import DictKeyring
 from tests.helpers.index_server import RunningIndex, totp_now
 
 WRONG_PIN = base64.b64encode(b"\0" * 32).decode()
@@ -68,3 +71,18 @@ def sign_in_ok(qtbot, app: App, username: str = "nurse.demo") -> None:
 
     submit_sign_in(qtbot, app, username, DEMO_PASSWORD)
     qtbot.waitUntil(lambda: app.session.state is SessionState.ACTIVE, timeout=20000)
+
+
+@pytest.fixture
+def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The app's data, cache, config and temp folders, private to the test (disk scans)."""
+    made = []
+    for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "TMPDIR"):
+        folder = tmp_path / "user" / name.lower()
+        folder.mkdir(parents=True)
+        monkeypatch.setenv(name, str(folder))
+        made.append(folder)
+    monkeypatch.setattr(tempfile, "tempdir", str(made[-1]))
+    ring = DictKeyring()  # the real Secret Service has its own test (tests/cpdesk/cache)
+    monkeypatch.setattr(cache_keyring, "system_keyring", lambda: ring)
+    return made

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+from PySide6.QtCore import QAbstractListModel, QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtGui import QAccessible, QImage
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
     QDialog,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
     QWidget,
 )
 
@@ -179,10 +181,14 @@ def widget_texts(root: QWidget) -> list[str]:
         texts += [w.toolTip(), w.accessibleName(), w.accessibleDescription(), w.windowTitle()]
         if isinstance(w, QLabel | QLineEdit | QAbstractButton):
             texts.append(w.text())
+        if isinstance(w, QPlainTextEdit | QTextEdit):  # a notice being written
+            texts.append(w.toPlainText())
         if isinstance(w, QAbstractItemView) and w.model() is not None:
             model = w.model()
+            # a list model (QListWidget's) hides columnCount: one column
+            columns = 1 if isinstance(model, QAbstractListModel) else model.columnCount()
             for r in range(model.rowCount()):
-                for c in range(model.columnCount()):
+                for c in range(columns):
                     for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
                         texts.append(str(model.data(model.index(r, c), role) or ""))
     return [t for t in texts if t]

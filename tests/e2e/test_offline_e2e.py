@@ -15,34 +15,16 @@ import json
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import pytest
-
-from cpdesk.cache import keyring as cache_keyring
 from cpdesk.controller import NotCachedOffline
 from cpdesk.records import AccessReason
 from cpdesk.session import SessionState
-from tests.cpdesk.cache.helpers import DictKeyring, scan
+from tests.cpdesk.cache.helpers import scan
 from tests.e2e.conftest import connection_for, sign_in_ok
 from tests.helpers.index_server import start_index
 
 REASON = AccessReason.HEALTH_CARE
-
-
-@pytest.fixture
-def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    made = []
-    for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "TMPDIR"):
-        folder = tmp_path / "user" / name.lower()
-        folder.mkdir(parents=True)
-        monkeypatch.setenv(name, str(folder))
-        made.append(folder)
-    monkeypatch.setattr(tempfile, "tempdir", str(made[-1]))
-    ring = DictKeyring()  # the real Secret Service has its own test (tests/cpdesk/cache)
-    monkeypatch.setattr(cache_keyring, "system_keyring", lambda: ring)
-    return made
 
 
 def children(db_url: str, n: int) -> list[str]:

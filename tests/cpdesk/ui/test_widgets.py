@@ -233,7 +233,7 @@ def test_record_view_shielded_shows_only_the_banner(qtbot) -> None:
     assert "Contact the index team on 0300 000 0000" in texts
     assert not any("Jayden" in t or "Quillfeather" in t for t in texts)
     buttons = [b.text() for b in view.findChildren(QPushButton) if b.isVisibleTo(view)]
-    assert buttons == ["← Back to results"]
+    assert buttons == ["← Back to results", "Send a notice…"]  # to the index team
     assert not any(t in texts for t in ("Lead professional", "CAF assessment in place"))
 
 
