@@ -9,7 +9,6 @@ child's social worker, who sees it; nothing the nurse receives locates the child
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pyotp
@@ -17,14 +16,12 @@ import requests
 from sqlalchemy import select
 
 from cpindex.audit.chain import verify_chain
-from cpindex.auth.sealing import open_secret_box
-from cpindex.auth.users import create_user
-from cpindex.notices.accounts import link_practitioner
 from cpindex.seed.demo import fixed_child
 from cpindex.store.db import make_engine
 from cpindex.store.schema import audit_event
 from tests.cpindex.test_shielding import _secrets
 from tests.helpers.index_server import RunningIndex, sign_in_token
+from tests.helpers.linked_accounts import linked_account
 from tests.helpers.spent_codes import forget_spent_code_at
 
 OLIVIA = fixed_child("Smithfield", "Olivia")
@@ -56,16 +53,7 @@ class User:
 
 def _practitioner_account(index: RunningIndex, email: str) -> User:
     """A new account linked to the seed's practitioner with `email`, signed in."""
-    name, secret = f"e2e.{uuid.uuid4().hex[:10]}", pyotp.random_base32()
-    engine = make_engine(index.db_url)
-    try:
-        with engine.begin() as conn:
-            box, _ = open_secret_box(conn)
-            create_user(conn, name, PASSWORD, role="practitioner", organisation="Test",
-                        totp_secret=secret, box=box)  # fmt: skip
-            link_practitioner(conn, name, email)
-    finally:
-        engine.dispose()
+    name, secret = linked_account(index.db_url, email, PASSWORD)
     forget_spent_code_at(index.db_url, name)
     answer = requests.post(
         f"{index.base_url}/auth/session",

@@ -12,8 +12,6 @@ and accessibility trees), nothing of it in any file the app writes.
 
 from __future__ import annotations
 
-import uuid
-
 import pyotp
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
@@ -26,9 +24,6 @@ from cpdesk.ui.inbox import InboxPanel
 from cpdesk.ui.notice_dialog import NoticeDialog
 from cpdesk.ui.reason_dialog import ReasonDialog
 from cpindex.audit.chain import verify_chain
-from cpindex.auth.sealing import open_secret_box
-from cpindex.auth.users import create_user
-from cpindex.notices.accounts import link_practitioner
 from cpindex.seed.demo import fixed_child
 from cpindex.store.db import make_engine
 from cpindex.store.schema import practitioner, practitioner_account
@@ -38,6 +33,7 @@ from tests.e2e.conftest import connection_for, sign_in_ok, submit_sign_in
 from tests.e2e.test_client_e2e import audit_rows, open_child, search
 from tests.e2e.test_lock_e2e import accessible_texts, found_in, ocr, widget_texts
 from tests.helpers.index_server import RunningIndex
+from tests.helpers.linked_accounts import linked_account as linked_db_account
 from tests.helpers.spent_codes import forget_spent_code_at
 
 OLIVIA = fixed_child("Smithfield", "Olivia")
@@ -49,17 +45,7 @@ ASK = "Seen in A&E tonight; please put me in touch with his social worker."
 
 def linked_account(index: RunningIndex, email: str) -> tuple[str, str]:
     """A new practitioner account receiving the notices of the seed's practitioner `email`."""
-    name, secret = f"e2e.{uuid.uuid4().hex[:10]}", pyotp.random_base32()
-    engine = make_engine(index.db_url)
-    try:
-        with engine.begin() as conn:
-            box, _ = open_secret_box(conn)
-            create_user(conn, name, PASSWORD, role="practitioner", organisation="Test",
-                        totp_secret=secret, box=box)  # fmt: skip
-            link_practitioner(conn, name, email)
-    finally:
-        engine.dispose()
-    return name, secret
+    return linked_db_account(index.db_url, email, PASSWORD)
 
 
 def unlink(index: RunningIndex, email: str) -> None:
