@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -55,6 +55,7 @@ from cpdesk.errors import (
 from cpdesk.records import AccessReason, SearchQuery
 from cpdesk.session import LocalPin, LockReason, Session, SessionState, SignOutReason
 from tests.helpers.fake_api import JAYDEN_RECORD, OLIVIA_RECORD, USER, FakeApi, MemoryCache
+from tests.helpers.recording_view import RecordingView
 
 QUERY = SearchQuery(family="Zebedeeson", given=("Olivia",), birthdate=dt.date(2011, 3, 14))
 ER = AccessReason.EMERGENCY_CARE
@@ -114,33 +115,6 @@ class ManualRunner:
                     job.on_done(result)
 
 
-VIEW_METHODS = {name for name in vars(WorkView) if not name.startswith("_")}
-
-
-@dataclass
-class RecordingView:
-    """Records every `WorkView` call as (name, args); nothing else can be called."""
-
-    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name not in VIEW_METHODS:
-            raise AttributeError(name)
-        return lambda *args: self.calls.append((name, args))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    def last(self, name: str) -> tuple[Any, ...]:
-        return [args for n, args in self.calls if n == name][-1]
-
-    def said(self, name: str) -> list[Any]:
-        return [args[0] for n, args in self.calls if n == name]
-
-    def clear(self) -> None:
-        self.calls.clear()
-
-
 @dataclass
 class Rig:
     controller: WorkController
@@ -173,7 +147,7 @@ def make_rig(**options: Any) -> Rig:
     session = Session(clock, idle_lock_seconds=120, lock_to_logout_seconds=900)
     api, view, runner, auth, cache = (
         FakeApi(),
-        RecordingView(),
+        RecordingView(WorkView),
         ManualRunner(),
         ManualRunner(),
         MemoryCache(),

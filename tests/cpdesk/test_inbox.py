@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,22 +19,9 @@ from cpdesk.session import LockReason, Session, SessionState, SignOutReason
 from tests.cpdesk.test_controller import ManualRunner
 from tests.helpers.fake_api import JAYDEN_RECORD, OLIVIA_RECORD, USER
 from tests.helpers.fake_notices import ATTENDANCE, CANARY_TEXT, QUEUED, FakeNoticeApi
+from tests.helpers.recording_view import RecordingView
 
 TEAM = UserInfo("team.test", "Alex Tester", "index-team", "National Index Team")
-VIEW_METHODS = {name for name in vars(InboxView) if not name.startswith("_")}
-
-
-@dataclass
-class RecordingView:
-    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name not in VIEW_METHODS:
-            raise AttributeError(name)
-        return lambda *args: self.calls.append((name, args))
-
-    def said(self, name: str) -> list[tuple[Any, ...]]:
-        return [args for n, args in self.calls if n == name]
 
 
 @dataclass
@@ -49,14 +35,19 @@ class Rig:
     offline: list[bool]
 
     def count(self) -> int | None:
-        shown = self.view.said("show_notice_count")
+        shown = self.view.calls_of("show_notice_count")
         return shown[-1][1] if shown else None
 
 
 def make_rig(user: UserInfo = USER, **api: Any) -> Rig:
     clock = FakeClock()
     session = Session(clock, idle_lock_seconds=120, lock_to_logout_seconds=900)
-    fake, view, runner, offline = FakeNoticeApi(**api), RecordingView(), ManualRunner(), [False]
+    fake, view, runner, offline = (
+        FakeNoticeApi(**api),
+        RecordingView(InboxView),
+        ManualRunner(),
+        [False],
+    )
     inbox = InboxController(
         api=lambda: fake, session=session, clock=clock, runner=runner,
         is_offline=lambda: offline[0],
@@ -75,7 +66,7 @@ def test_sign_in_asks_for_the_count_at_once_and_the_view_shows_it(rig: Rig) -> N
     assert rig.runner.channels == ["notice-count"]
     rig.runner.run()
     assert rig.count() == 1
-    assert rig.view.said("show_notice_count")[-1] == ("1 new notice", 1)
+    assert rig.view.calls_of("show_notice_count")[-1] == ("1 new notice", 1)
     assert rig.api.named("list") == []  # only a number: the list is fetched on demand
 
 
@@ -99,7 +90,7 @@ def test_the_team_counts_its_own_notices_and_the_queue() -> None:
     assert rig.api.named("count") == [False, True]
     rig.inbox.open_inbox()
     rig.runner.run()
-    [(notices, team)] = rig.view.said("show_inbox")
+    [(notices, team)] = rig.view.calls_of("show_inbox")
     assert team and [n.id for n in notices] == [QUEUED.id, ATTENDANCE.id]  # the queue first
 
 
@@ -110,15 +101,15 @@ def test_open_a_notice_then_mark_it_done(rig: Rig) -> None:
     assert rig.api.named("list") == [False]
     rig.inbox.open_notice(ATTENDANCE.id)
     rig.runner.run()
-    [(opened, _team)] = rig.view.said("show_open_notice")
+    [(opened, _team)] = rig.view.calls_of("show_open_notice")
     assert opened.read and opened.text == CANARY_TEXT
     rig.runner.run()  # the count that follows a read
     assert rig.count() == 0  # read: no longer new
     assert rig.inbox.reason_for(opened) is AccessReason.HEALTH_CARE
     rig.inbox.mark_done(ATTENDANCE.id)
     rig.runner.run()
-    assert rig.view.said("show_inbox")[-1][0] == ()
-    assert rig.view.said("show_inbox_message")[-1] == ("Marked as done.",)
+    assert rig.view.calls_of("show_inbox")[-1][0] == ()
+    assert rig.view.calls_of("show_inbox_message")[-1] == ("Marked as done.",)
     assert rig.inbox.notices == ()
 
 
@@ -166,7 +157,7 @@ def test_unlock_asks_for_the_count_again_not_the_list(rig: Rig) -> None:
 def test_sign_out_hides_the_count(rig: Rig) -> None:
     rig.runner.run()
     rig.session.sign_out(SignOutReason.USER)
-    assert rig.view.said("show_notice_count")[-1] == ("", None)
+    assert rig.view.calls_of("show_notice_count")[-1] == ("", None)
     assert rig.inbox.unread is None
 
 
@@ -191,7 +182,7 @@ def test_no_polling_while_locked_signed_out_or_offline(rig: Rig) -> None:
 def test_a_failed_poll_says_nothing_a_refused_token_ends_the_session(rig: Rig) -> None:
     rig.api.fail_next = ServerUnreachable()
     rig.runner.run()
-    assert rig.view.said("show_notice_count") == []
+    assert rig.view.calls_of("show_notice_count") == []
     rig.clock.advance(POLL_SECONDS)
     rig.inbox.tick()
     rig.api.fail_next = SessionExpired()
@@ -222,7 +213,7 @@ def test_send_from_a_record_goes_to_the_chosen_people(rig: Rig) -> None:
     assert rig.api.named("send") == [
         ("c-olivia", Category.ATTENDANCE, "Seen tonight.", ("PractitionerRole/x-1",))
     ]
-    assert rig.view.said("notice_sent") == [("Notice sent to 1 person.",)]
+    assert rig.view.calls_of("notice_sent") == [("Notice sent to 1 person.",)]
 
 
 def test_a_shielded_childs_notice_names_nobody_and_goes_to_the_team(rig: Rig) -> None:
@@ -231,7 +222,7 @@ def test_a_shielded_childs_notice_names_nobody_and_goes_to_the_team(rig: Rig) ->
     rig.runner.run()
     [(_patient, _category, _text, recipients)] = rig.api.named("send")
     assert recipients == ()
-    assert rig.view.said("notice_sent") == [("Notice sent to the national index team.",)]
+    assert rig.view.calls_of("notice_sent") == [("Notice sent to the national index team.",)]
 
 
 @pytest.mark.parametrize(
@@ -244,7 +235,7 @@ def test_bad_text_is_refused_before_the_index_and_nothing_is_sent(
     rig.runner.run()
     rig.inbox.send(OLIVIA_RECORD, Category.OTHER, text)
     assert rig.runner.channels == []
-    assert message in rig.view.said("notice_send_failed")[-1][0]
+    assert message in rig.view.calls_of("notice_send_failed")[-1][0]
 
 
 @pytest.mark.parametrize(
@@ -257,8 +248,8 @@ def test_the_index_refusing_a_notice_is_said_in_the_dialog(rig: Rig, error: Exce
     rig.api.fail_next = error
     rig.inbox.send(OLIVIA_RECORD, Category.OTHER, "A notice.")
     rig.runner.run()
-    assert rig.view.said("notice_send_failed") == [(error.user_message,)]  # type: ignore[attr-defined]
-    assert rig.view.said("notice_sent") == []
+    assert rig.view.calls_of("notice_send_failed") == [(error.user_message,)]  # type: ignore[attr-defined]
+    assert rig.view.calls_of("notice_sent") == []
 
 
 def test_the_team_relays_and_answers_a_queued_notice() -> None:
@@ -275,7 +266,7 @@ def test_the_team_relays_and_answers_a_queued_notice() -> None:
     assert rig.api.named("answer") == [("203", "Passed on; they will call you.")]
     assert rig.inbox.notices == ()
     rig.inbox.answer("203", "")
-    assert "empty" in rig.view.said("notice_send_failed")[-1][0]
+    assert "empty" in rig.view.calls_of("notice_send_failed")[-1][0]
 
 
 def test_notices_keep_their_text_out_of_repr_and_logs(rig: Rig, caplog) -> None:
