@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from cpdesk.dates import format_date
 from cpdesk.review import LEGEND, Agreement, ComparedField, ReviewCase, why
+from cpdesk.ui.header import header_bar
 from cpdesk.ui.theme import set_role
 
 __all__ = ["ReviewPage"]
@@ -81,20 +82,12 @@ class ReviewPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("page")
-        header = QFrame()
-        set_role(header, "header")
-        title = QLabel("Links to review")
-        set_role(title, "h2")
         self.back = _button("Back to search", "review-back", "Alt+Left")
         self.back.clicked.connect(self.back_requested)
         self.lock_button = QPushButton("Lock (Ctrl+L)")
         self.lock_button.setObjectName("lock")
         self.lock_button.clicked.connect(self.lock_requested)
-        bar = QHBoxLayout(header)
-        bar.setContentsMargins(20, 8, 20, 8)
-        bar.addWidget(title, 1)
-        bar.addWidget(self.back)
-        bar.addWidget(self.lock_button)
+        header = header_bar("Links to review", self.back, self.lock_button)
 
         self.position = _label("", "h2")
         self.position.setObjectName("review-position")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cpdesk.ui.header import header_bar
 from cpdesk.ui.record_view import RecordView
 from cpdesk.ui.results import ResultsView
 from cpdesk.ui.search import SearchForm
@@ -57,10 +58,6 @@ class WorkPage(QWidget):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("page")
-        header = QFrame()
-        set_role(header, "header")
-        title = QLabel("cpdesk · children's index")
-        set_role(title, "h2")
         self.lock_button = QPushButton("Lock (Ctrl+L)")
         self.lock_button.setObjectName("lock")
         self.lock_button.clicked.connect(self.lock_requested)
@@ -79,14 +76,14 @@ class WorkPage(QWidget):
         self.inbox_button = QPushButton("Notices (Ctrl+I)")
         self.inbox_button.setObjectName("open-inbox")
         self.inbox_button.clicked.connect(self.inbox_requested)
-        bar = QHBoxLayout(header)
-        bar.setContentsMargins(20, 8, 20, 8)
-        bar.addWidget(title, 1)
-        bar.addWidget(self.review_button)
-        bar.addWidget(self.inbox_button)
-        bar.addWidget(self.settings_button)
-        bar.addWidget(self.lock_button)
-        bar.addWidget(self.sign_out_button)
+        header = header_bar(
+            "cpdesk · children's index",
+            self.review_button,
+            self.inbox_button,
+            self.settings_button,
+            self.lock_button,
+            self.sign_out_button,
+        )
         self.warning = QFrame()
         set_role(self.warning, "warning")
         self.warning_text = QLabel("")
