@@ -23,17 +23,21 @@ from cpindex.store.schema import audit_chain, audit_event
 
 __all__ = [
     "GENESIS",
+    "HEAD_FOR_UPDATE",
     "Anchor",
     "Break",
     "anchor",
     "append_row",
     "append_rows",
+    "chain_rows",
     "check_anchor",
     "content_of",
+    "head_of",
     "lock_head",
     "parse_anchor",
     "rechain_legacy_rows",
     "verify_chain",
+    "write_chained",
 ]
 
 GENESIS = "0" * 64
@@ -79,18 +83,25 @@ def append_row(conn: Connection, values: dict[str, Any]) -> int:
     return append_rows(conn, [values])[0]
 
 
-def lock_head(conn: Connection) -> tuple[int, str]:
-    """Lock the chain head for this transaction (FOR UPDATE); its (last id, last hash).
+# The chain head, locked for the transaction (FOR UPDATE): every appender takes it first,
+# so whatever else a group writes under it (the rate counters) is serialised across
+# processes as well.
+HEAD_FOR_UPDATE = (
+    select(audit_chain.c.last_id, audit_chain.c.last_hash)
+    .where(audit_chain.c.id == 1)
+    .with_for_update()
+)
 
-    Every appender takes it first, so whatever else a group writes under it (the rate
-    counters) is serialised across processes as well.
-    """
-    head = conn.execute(
-        select(audit_chain.c.last_id, audit_chain.c.last_hash)
-        .where(audit_chain.c.id == 1)
-        .with_for_update()
-    ).one()
-    return int(head[0]), str(head[1])
+
+def lock_head(conn: Connection) -> tuple[int, str]:
+    """Lock the chain head for this transaction; its (last id, last hash)."""
+    return head_of(conn.execute(HEAD_FOR_UPDATE).all())
+
+
+def head_of(rows: Sequence[Sequence[Any]]) -> tuple[int, str]:
+    """(last id, last hash) from HEAD_FOR_UPDATE's one row."""
+    ((last_id, last_hash),) = rows
+    return int(last_id), str(last_hash)
 
 
 def append_rows(
@@ -104,18 +115,32 @@ def append_rows(
     """
     if not rows:
         return []
-    row_id, prev_hash = head if head is not None else lock_head(conn)
+    chained = chain_rows(rows, head if head is not None else lock_head(conn))
+    write_chained(conn, chained)
+    return [int(r["id"]) for r in chained]
+
+
+def chain_rows(rows: Sequence[dict[str, Any]], head: tuple[int, str]) -> list[dict[str, Any]]:
+    """`rows` with their ids and hashes, continuing the chain from `head` (no I/O)."""
+    row_id, prev_hash = head
     chained: list[dict[str, Any]] = []
     for values in rows:
         row_id += 1
         row_hash = _hash(prev_hash, content_of(row_id, values))
         chained.append({**values, "id": row_id, "prev_hash": prev_hash, "row_hash": row_hash})
         prev_hash = row_hash
-    conn.execute(insert(audit_event), chained)
+    return chained
+
+
+def write_chained(conn: Connection, chained: Sequence[dict[str, Any]]) -> None:
+    """Insert chained rows and move the head to the last (under the head's lock)."""
+    conn.execute(insert(audit_event), list(chained))
+    last = chained[-1]
     conn.execute(
-        update(audit_chain).where(audit_chain.c.id == 1).values(last_id=row_id, last_hash=prev_hash)
+        update(audit_chain)
+        .where(audit_chain.c.id == 1)
+        .values(last_id=last["id"], last_hash=last["row_hash"])
     )
-    return [int(r["id"]) for r in chained]
 
 
 @dataclass(frozen=True)

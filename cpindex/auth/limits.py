@@ -14,12 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, insert, select, update
 
 from cpindex.store.schema import rate_counter
 
-__all__ = ["WINDOW", "take", "take_many"]
+__all__ = [
+    "WINDOW",
+    "Counters",
+    "counter_keys",
+    "counter_query",
+    "spend_all",
+    "stored_counters",
+    "take",
+    "take_many",
+    "write_counters",
+]
 
 WINDOW = dt.timedelta(minutes=1)
 
@@ -53,23 +64,54 @@ def take_many(
     (cpindex.audit.chain.append_rows takes it first), so no other writer changes these
     rows meanwhile and a new counter row cannot be inserted twice.
     """
-    keys = sorted({(user_id, kind) for user_id, kind, _ in asks})
-    stored: dict[tuple[int, str], tuple[dt.datetime, int]] = {}
-    for user_id, kind in keys:  # few keys per group: usually one per signed-in user
-        row = conn.execute(
-            select(rate_counter.c.window_start, rate_counter.c.count)
-            .where((rate_counter.c.user_id == user_id) & (rate_counter.c.kind == kind))
-            .with_for_update()
-        ).first()
-        if row is not None:
-            stored[(user_id, kind)] = (row[0], int(row[1]))
+    keys = counter_keys(asks)
+    stored = stored_counters(keys, [conn.execute(counter_query(*key)).all() for key in keys])
+    waits, spent = spend_all(stored, asks, now)
+    write_counters(conn, stored, spent)
+    return waits
+
+
+Counters = dict[tuple[int, str], tuple[dt.datetime, int]]
+
+
+def counter_keys(asks: Sequence[tuple[int, str, int]]) -> list[tuple[int, str]]:
+    """The (user_id, kind) counters `asks` spend, in a fixed order (locks taken alike)."""
+    return sorted({(user_id, kind) for user_id, kind, _ in asks})
+
+
+def counter_query(user_id: int, kind: str) -> Select[tuple[dt.datetime, int]]:
+    """One counter, locked for the transaction (few per group: usually one per user)."""
+    return (
+        select(rate_counter.c.window_start, rate_counter.c.count)
+        .where((rate_counter.c.user_id == user_id) & (rate_counter.c.kind == kind))
+        .with_for_update()
+    )
+
+
+def stored_counters(
+    keys: Sequence[tuple[int, str]], answers: Sequence[Sequence[Sequence[Any]]]
+) -> Counters:
+    """The counters that exist, from each key's `counter_query` rows (none: not yet)."""
+    return {
+        key: (rows[0][0], int(rows[0][1])) for key, rows in zip(keys, answers, strict=True) if rows
+    }
+
+
+def spend_all(
+    stored: Counters, asks: Sequence[tuple[int, str, int]], now: dt.datetime
+) -> tuple[list[int | None], Counters]:
+    """Each ask's wait (None: allowed), in order, and every counter afterwards."""
     state = dict(stored)
     waits: list[int | None] = []
     for user_id, kind, limit in asks:
-        before = state.get((user_id, kind))
-        state[(user_id, kind)], wait = _spend(before, limit, now)
+        state[(user_id, kind)], wait = _spend(state.get((user_id, kind)), limit, now)
         waits.append(wait)
-    for key, (start, count) in state.items():
+    return waits, state
+
+
+def write_counters(conn: Connection, stored: Counters, spent: Counters) -> None:
+    """Insert the new counters and update the changed ones (nothing for the unchanged)."""
+    for key, (start, count) in spent.items():
         if key not in stored:
             conn.execute(
                 insert(rate_counter).values(
@@ -79,4 +121,3 @@ def take_many(
         elif stored[key] != (start, count):
             where = (rate_counter.c.user_id == key[0]) & (rate_counter.c.kind == key[1])
             conn.execute(update(rate_counter).where(where).values(window_start=start, count=count))
-    return waits

@@ -3,7 +3,8 @@
 The only SQLite-specific code in cpindex lives in `_sqlite_pragmas`,
 `_sqlite_bulk_pragmas` and `serialised` below (marked) and in the `sqlite` branch of
 `make_engine` (its connection options); the only PostgreSQL-specific code in
-`bulk_insert`, `reset_sequences`, the settings check and `serialised` (marked). Everything else is
+`bulk_insert`, `reset_sequences`, the settings check, the shared round trips
+(`read_in_one_trip`, `sent_with_commit`) and `serialised` (marked). Everything else is
 portable SQLAlchemy Core, so a PostgreSQL URL in `CPINDEX_DATABASE_URL` works as well.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ except ImportError:  # Windows (the client's embedded demo index): one process, 
     fcntl = None  # type: ignore[assignment]
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event, insert
 
 __all__ = [
     "bulk_insert",
@@ -33,8 +34,10 @@ __all__ = [
     "is_sqlite",
     "make_engine",
     "postgres_settings_off",
+    "read_in_one_trip",
     "reading",
     "reset_sequences",
+    "sent_with_commit",
     "serialised",
     "upgrade",
 ]
@@ -168,6 +171,62 @@ def check_postgres_settings(engine: Engine) -> list[str]:
     for line in off:
         print(f"cpindex: warning: PostgreSQL setting {line} (docs/index.md)", file=sys.stderr)
     return off
+
+
+def read_in_one_trip(
+    conn: Connection, statements: Sequence[Select[Any]]
+) -> list[list[tuple[Any, ...]]]:
+    """Each SELECT's rows, in order, typed as `conn.execute` would give them.
+
+    PostgreSQL (psycopg 3): sent together, answered in one round trip (libpq's pipeline).
+    The server still runs them one after another, each with its own snapshot, so a lock the
+    first takes (FOR UPDATE) is held before the next one reads. Elsewhere, one by one.
+    Their bound values must need no conversion (numbers and text).
+    """
+    raw = _pipeline_connection(conn)
+    if raw is None:
+        return [[tuple(row) for row in conn.execute(s)] for s in statements]
+    compiled = [s.compile(dialect=conn.dialect) for s in statements]
+    with raw.pipeline():
+        cursors = []
+        for statement in compiled:
+            cursor = raw.cursor()
+            cursor.execute(str(statement), statement.params)
+            cursors.append(cursor)
+        answers = [cursor.fetchall() for cursor in cursors]
+    return [_typed(s, conn, rows) for s, rows in zip(statements, answers, strict=True)]
+
+
+@contextlib.contextmanager
+def sent_with_commit(conn: Connection) -> Iterator[None]:
+    """The writes made inside reach PostgreSQL together with the transaction's COMMIT, in
+    one round trip (the caller's own commit then finds nothing left to do). Elsewhere they
+    run as usual and the caller commits."""
+    raw = _pipeline_connection(conn)
+    if raw is None:
+        yield
+        return
+    with raw.pipeline():
+        yield
+        raw.commit()
+
+
+def _pipeline_connection(conn: Connection) -> Any | None:
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        return None
+    return conn.connection.driver_connection
+
+
+def _typed(statement: Select[Any], conn: Connection, rows: list[Any]) -> list[tuple[Any, ...]]:
+    dialect = conn.dialect
+    processors = [
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.selected_columns
+    ]
+    return [
+        tuple(value if p is None else p(value) for p, value in zip(processors, row, strict=True))
+        for row in rows
+    ]
 
 
 # --- end of PostgreSQL-specific code -----------------------------------------------------
