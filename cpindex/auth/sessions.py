@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = ["Attempt", "SessionInfo", "SessionStore", "SessionUser", "hash_token"
 # The idle expiry is rewritten only when it would move by this much, so a burst of calls
 # costs one write, not one each; the expiry reported is always the stored one.
 _TOUCH_STEP = dt.timedelta(seconds=10)
+_MAX_SLIDES_HELD = 10_000
 # An Argon2 check takes well under a second; a slot older than this was left by a crash.
 _STALE_SLOTS = dt.timedelta(minutes=2)
 
@@ -156,6 +158,8 @@ class SessionStore:
         self._lockout_failures = max(1, lockout_failures)
         self._lockout = lockout
         self._box = box
+        self._slides_lock = threading.Lock()
+        self._slid: dict[int, dt.datetime] = {}  # session id -> idle expiry this process set
 
     @property
     def idle_timeout_seconds(self) -> int:
@@ -316,12 +320,27 @@ class SessionStore:
         return self.touch(info) if touch and conn is None else info
 
     def touch(self, info: SessionInfo) -> SessionInfo:
-        """Slide the idle expiry when it has moved on by a step (a short write of its own)."""
+        """Slide the idle expiry when it has moved on by a step (a short write of its own).
+
+        Requests in flight together on one session find the slide due together: the first
+        writes it, the others are told its result (one write, not a queue on the row lock).
+        """
         slid = min(self._clock.now() + self._idle, info.absolute_expires_at)
-        if slid - info.idle_expires_at < _TOUCH_STEP:
-            return info
-        with self._engine.begin() as write:
-            write.execute(_SLIDE, {"session_id": info.session_id, "idle_expires_at": slid})
+        with self._slides_lock:
+            known = max(info.idle_expires_at, self._slid.get(info.session_id, info.idle_expires_at))
+            if slid - known < _TOUCH_STEP:
+                return dataclasses.replace(info, idle_expires_at=known)
+            if len(self._slid) >= _MAX_SLIDES_HELD:
+                self._slid.clear()  # only saves writes: forgetting costs one write each
+            self._slid[info.session_id] = slid
+        try:
+            with self._engine.begin() as write:
+                write.execute(_SLIDE, {"session_id": info.session_id, "idle_expires_at": slid})
+        except BaseException:
+            with self._slides_lock:  # not written: the next request tries again
+                if self._slid.get(info.session_id) == slid:
+                    self._slid[info.session_id] = known
+            raise
         return dataclasses.replace(info, idle_expires_at=slid)
 
     def unlock(self, session: SessionInfo, password: str) -> tuple[bool, bool]:
