@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 
 from cpindex.store.schema import audit_chain, audit_event
 
@@ -132,15 +132,18 @@ def chain_rows(rows: Sequence[dict[str, Any]], head: tuple[int, str]) -> list[di
     return chained
 
 
+_INSERT_ROWS = insert(audit_event)
+_MOVE_HEAD = (
+    update(audit_chain)
+    .where(audit_chain.c.id == 1)
+    .values(last_id=bindparam("new_id"), last_hash=bindparam("new_hash"))
+)
+
+
 def write_chained(conn: Connection, chained: Sequence[dict[str, Any]]) -> None:
     """Insert chained rows and move the head to the last (under the head's lock)."""
-    conn.execute(insert(audit_event), list(chained))
-    last = chained[-1]
-    conn.execute(
-        update(audit_chain)
-        .where(audit_chain.c.id == 1)
-        .values(last_id=last["id"], last_hash=last["row_hash"])
-    )
+    conn.execute(_INSERT_ROWS, list(chained))
+    conn.execute(_MOVE_HEAD, {"new_id": chained[-1]["id"], "new_hash": chained[-1]["row_hash"]})
 
 
 @dataclass(frozen=True)

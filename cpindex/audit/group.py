@@ -33,8 +33,9 @@ from sqlalchemy.exc import DBAPIError
 
 from cpindex.audit.chain import HEAD_FOR_UPDATE, chain_rows, head_of, write_chained
 from cpindex.auth.limits import (
+    COUNTER_FOR_UPDATE,
     counter_keys,
-    counter_query,
+    counter_params,
     spend_all,
     stored_counters,
     write_counters,
@@ -234,7 +235,9 @@ class GroupWriter:
                 with serialised(self._engine) as conn:
                     # the head first: the counters read after it change only under it
                     head_rows, *counter_rows = read_in_one_trip(
-                        conn, [HEAD_FOR_UPDATE, *(counter_query(*key) for key in keys)]
+                        conn,
+                        [(HEAD_FOR_UPDATE, {})]
+                        + [(COUNTER_FOR_UPDATE, counter_params(key)) for key in keys],
                     )
                     stored = stored_counters(keys, counter_rows)
                     now = self._clock.now()

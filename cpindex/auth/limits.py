@@ -16,15 +16,16 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from cpindex.store.schema import rate_counter
 
 __all__ = [
+    "COUNTER_FOR_UPDATE",
     "WINDOW",
     "Counters",
     "counter_keys",
-    "counter_query",
+    "counter_params",
     "spend_all",
     "stored_counters",
     "take",
@@ -65,7 +66,8 @@ def take_many(
     rows meanwhile and a new counter row cannot be inserted twice.
     """
     keys = counter_keys(asks)
-    stored = stored_counters(keys, [conn.execute(counter_query(*key)).all() for key in keys])
+    answers = [conn.execute(COUNTER_FOR_UPDATE, counter_params(key)).all() for key in keys]
+    stored = stored_counters(keys, answers)
     waits, spent = spend_all(stored, asks, now)
     write_counters(conn, stored, spent)
     return waits
@@ -79,19 +81,36 @@ def counter_keys(asks: Sequence[tuple[int, str, int]]) -> list[tuple[int, str]]:
     return sorted({(user_id, kind) for user_id, kind, _ in asks})
 
 
-def counter_query(user_id: int, kind: str) -> Select[tuple[dt.datetime, int]]:
-    """One counter, locked for the transaction (few per group: usually one per user)."""
-    return (
-        select(rate_counter.c.window_start, rate_counter.c.count)
-        .where((rate_counter.c.user_id == user_id) & (rate_counter.c.kind == kind))
-        .with_for_update()
+# Statements built once (building one costs more than running it): a counter, locked for
+# the transaction (few per group: usually one per signed-in user), its update and insert.
+COUNTER_FOR_UPDATE = (
+    select(rate_counter.c.window_start, rate_counter.c.count)
+    .where(
+        (rate_counter.c.user_id == bindparam("key_user"))
+        & (rate_counter.c.kind == bindparam("key_kind"))
     )
+    .with_for_update()
+)
+_COUNTER_UPDATE = (
+    update(rate_counter)
+    .where(
+        (rate_counter.c.user_id == bindparam("key_user"))
+        & (rate_counter.c.kind == bindparam("key_kind"))
+    )
+    .values(window_start=bindparam("new_start"), count=bindparam("new_count"))
+)
+_COUNTER_INSERT = insert(rate_counter)
+
+
+def counter_params(key: tuple[int, str]) -> dict[str, Any]:
+    """COUNTER_FOR_UPDATE's values for the (user_id, kind) counter."""
+    return {"key_user": key[0], "key_kind": key[1]}
 
 
 def stored_counters(
     keys: Sequence[tuple[int, str]], answers: Sequence[Sequence[Sequence[Any]]]
 ) -> Counters:
-    """The counters that exist, from each key's `counter_query` rows (none: not yet)."""
+    """The counters that exist, from each key's COUNTER_FOR_UPDATE rows (none: not yet)."""
     return {
         key: (rows[0][0], int(rows[0][1])) for key, rows in zip(keys, answers, strict=True) if rows
     }
@@ -113,11 +132,9 @@ def write_counters(conn: Connection, stored: Counters, spent: Counters) -> None:
     """Insert the new counters and update the changed ones (nothing for the unchanged)."""
     for key, (start, count) in spent.items():
         if key not in stored:
-            conn.execute(
-                insert(rate_counter).values(
-                    user_id=key[0], kind=key[1], window_start=start, count=count
-                )
-            )
+            values = {"user_id": key[0], "kind": key[1], "window_start": start, "count": count}
+            conn.execute(_COUNTER_INSERT, values)
         elif stored[key] != (start, count):
-            where = (rate_counter.c.user_id == key[0]) & (rate_counter.c.kind == key[1])
-            conn.execute(update(rate_counter).where(where).values(window_start=start, count=count))
+            conn.execute(
+                _COUNTER_UPDATE, {**counter_params(key), "new_start": start, "new_count": count}
+            )

@@ -174,27 +174,34 @@ def check_postgres_settings(engine: Engine) -> list[str]:
 
 
 def read_in_one_trip(
-    conn: Connection, statements: Sequence[Select[Any]]
+    conn: Connection, queries: Sequence[tuple[Select[Any], dict[str, Any]]]
 ) -> list[list[tuple[Any, ...]]]:
-    """Each SELECT's rows, in order, typed as `conn.execute` would give them.
+    """Each (SELECT, values)'s rows, in order, typed as `conn.execute` would give them.
 
     PostgreSQL (psycopg 3): sent together, answered in one round trip (libpq's pipeline).
     The server still runs them one after another, each with its own snapshot, so a lock the
     first takes (FOR UPDATE) is held before the next one reads. Elsewhere, one by one.
-    Their bound values must need no conversion (numbers and text).
+    The statements are built once and kept (compiled once here); their values must need no
+    conversion (numbers and text).
     """
     raw = _pipeline_connection(conn)
     if raw is None:
-        return [[tuple(row) for row in conn.execute(s)] for s in statements]
-    compiled = [s.compile(dialect=conn.dialect) for s in statements]
+        return [[tuple(row) for row in conn.execute(s, values)] for s, values in queries]
+    prepared = [_compiled(statement, conn) for statement, _ in queries]
     with raw.pipeline():
         cursors = []
-        for statement in compiled:
+        for (sql, compiled, _), (_, values) in zip(prepared, queries, strict=True):
             cursor = raw.cursor()
-            cursor.execute(str(statement), statement.params)
+            cursor.execute(sql, compiled.construct_params(values))
             cursors.append(cursor)
         answers = [cursor.fetchall() for cursor in cursors]
-    return [_typed(s, conn, rows) for s, rows in zip(statements, answers, strict=True)]
+    return [
+        [
+            tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True))
+            for row in rows
+        ]
+        for (_, _, processors), rows in zip(prepared, answers, strict=True)
+    ]
 
 
 @contextlib.contextmanager
@@ -217,16 +224,21 @@ def _pipeline_connection(conn: Connection) -> Any | None:
     return conn.connection.driver_connection
 
 
-def _typed(statement: Select[Any], conn: Connection, rows: list[Any]) -> list[tuple[Any, ...]]:
-    dialect = conn.dialect
-    processors = [
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.selected_columns
-    ]
-    return [
-        tuple(value if p is None else p(value) for p, value in zip(processors, row, strict=True))
-        for row in rows
-    ]
+_COMPILED: dict[Select[Any], tuple[str, Any, list[Any]]] = {}
+
+
+def _compiled(statement: Select[Any], conn: Connection) -> tuple[str, Any, list[Any]]:
+    """(SQL, compiled form, result processors) for a kept statement, compiled once."""
+    found = _COMPILED.get(statement)
+    if found is None:
+        dialect = conn.dialect
+        compiled = statement.compile(dialect=dialect)
+        processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.selected_columns
+        ]
+        found = _COMPILED[statement] = (str(compiled), compiled, processors)
+    return found
 
 
 # --- end of PostgreSQL-specific code -----------------------------------------------------

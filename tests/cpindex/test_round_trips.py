@@ -20,7 +20,7 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cpindex.audit.chain import HEAD_FOR_UPDATE, head_of, lock_head
-from cpindex.auth.limits import counter_query
+from cpindex.auth.limits import COUNTER_FOR_UPDATE, counter_params
 from cpindex.store.db import read_in_one_trip, sent_with_commit, serialised
 from cpindex.store.schema import rate_counter, user_account
 from tests.cpindex.conftest import new_user
@@ -52,7 +52,12 @@ def test_counters_sent_with_the_head_lock_are_read_after_it(seeded_engine: Engin
     def group() -> None:
         locked.wait(10)
         with serialised(seeded_engine) as conn:
-            answers.append(read_in_one_trip(conn, [HEAD_FOR_UPDATE, counter_query(user_id, KIND)]))
+            answers.append(
+                read_in_one_trip(
+                    conn,
+                    [(HEAD_FOR_UPDATE, {}), (COUNTER_FOR_UPDATE, counter_params((user_id, KIND)))],
+                )
+            )
 
     reader = threading.Thread(target=group)
     reader.start()
