@@ -9,6 +9,10 @@ audit, answer.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.telemetry import TelemetryConfig
@@ -31,6 +35,7 @@ from cpindex.api.outcomes import error_response
 from cpindex.api.patient import ACCESS_REASONS
 from cpindex.api.services import Services
 from cpindex.errors import RequestError
+from cpindex.store.db import STORE_THREADS
 
 __all__ = ["ACCESS_REASONS", "Services", "create_app"]
 
@@ -55,6 +60,7 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,  # a 307 built from the Host header, before any audit
         telemetry=_NO_TELEMETRY,
+        lifespan=_store_threads,
     )
     app.add_middleware(RequestContextMiddleware, feed_max_body=services.settings.feed_max_bytes)
     app.state.services = services
@@ -63,6 +69,13 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
     install_openapi(app)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _store_threads(_app: FastAPI) -> AsyncIterator[None]:
+    """Run the routes' store work on STORE_THREADS threads (anyio's default is 40)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = STORE_THREADS
+    yield
 
 
 def _install_error_handlers(app: FastAPI) -> None:

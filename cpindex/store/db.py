@@ -11,8 +11,10 @@ portable SQLAlchemy Core, so a PostgreSQL URL in `CPINDEX_DATABASE_URL` works as
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,11 @@ except ImportError:  # Windows (the client's embedded demo index): one process, 
     fcntl = None  # type: ignore[assignment]
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, Table, create_engine, event, insert
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event, insert, make_url
+from sqlalchemy.exc import DisconnectionError
 
 __all__ = [
+    "STORE_THREADS",
     "bulk_insert",
     "check_postgres_settings",
     "default_database_url",
@@ -300,25 +304,59 @@ def _writer_turn(engine: Engine) -> Iterator[None]:
 # --- end of serialised writes -----------------------------------------------------------------
 
 
+# Threads a server process runs its store work on (the event loop hands requests to them):
+# enough to overlap the store's round trips, few enough that the audit writer's thread is
+# not one of forty queueing for the GIL. The pool holds a connection for each, the
+# writer's and a few to spare, so none is opened and closed per request under load.
+STORE_THREADS = 16
+_POOL_SIZE = STORE_THREADS + 4
+_POOL_OVERFLOW = 10  # beyond: wait for one (pool_timeout), never an unbounded number
+_PING_AFTER_IDLE_SECONDS = 30.0
+
+
 def make_engine(url: str, *, bulk_load: bool = False) -> Engine:
     """An engine for `url`; SQLite files get WAL and a busy timeout.
 
     `bulk_load` is for the seed only: on SQLite it turns off syncing and foreign-key checks.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        database = make_url(url).database
+        in_memory = not database or database == ":memory:" or "mode=memory" in url
+        pool = {} if in_memory else {"pool_size": _POOL_SIZE, "max_overflow": _POOL_OVERFLOW}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         _create_private(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
         if bulk_load:
             event.listen(engine, "connect", _sqlite_bulk_pragmas)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=_POOL_SIZE,
+        max_overflow=_POOL_OVERFLOW,
         connect_args={"options": _PG_SESSION_OPTIONS},
     )
+    event.listen(engine, "checkin", _idle_from_now)
+    event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+def _idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Check a connection that sat idle before handing it out (the server may have restarted
+    or dropped it meanwhile): a dead one is replaced, and the request never sees it. One
+    in use moments ago is not checked: a ping on every checkout was a round trip a search."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < _PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except Exception:
+        alive = False
+    if not alive:
+        raise DisconnectionError("an idle connection was dropped by the server")
 
 
 # Set on every PostgreSQL session the index opens, whatever the server's defaults: right
