@@ -32,7 +32,6 @@ from starlette.responses import Response
 from cpindex.api.deps import Audit, AuditWriter, JsonBody, ServicesDep, SignedIn
 from cpindex.api.fhir import EXT, practitioner_role
 from cpindex.api.outcomes import fhir_response
-from cpindex.audit.chain import lock_head
 from cpindex.auth.limits import take
 from cpindex.auth.sessions import SessionInfo
 from cpindex.errors import RequestError
@@ -88,9 +87,7 @@ def _patient_id(body: dict[str, Any]) -> str:
 
 
 def _spend(conn: Connection, info: SessionInfo, limit: int, audit: AuditWriter) -> None:
-    """One request from the per-user limit; the chain head is locked first, as the group
-    writer does, so the counters are always taken in the same order."""
-    lock_head(conn)
+    """One request from the per-user limit (`take` locks the chain head first)."""
     wait = take(conn, info.user.user_id, _LIMIT_KIND, limit, audit.services.clock.now())
     if wait is not None:
         raise RequestError(

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from cpindex.audit.chain import lock_head
 from cpindex.store.schema import rate_counter
 
 __all__ = [
@@ -39,8 +40,12 @@ WINDOW = dt.timedelta(minutes=1)
 def take(conn: Connection, user_id: int, kind: str, limit: int, now: dt.datetime) -> int | None:
     """Spend one request of `kind`; None if allowed, else seconds to wait (at least 1).
 
-    `conn` must be in a serialised transaction (cpindex.store.db.serialised); see take_many.
+    `conn` must be in a serialised transaction (cpindex.store.db.serialised). The audit
+    chain head is locked first, as the group writer does: counters are then created and
+    changed one transaction at a time (two first requests cannot both insert the row) and
+    always in the same lock order.
     """
+    lock_head(conn)
     return take_many(conn, [(user_id, kind, limit)], now)[0]
 
 
