@@ -6,8 +6,9 @@ name + date-of-birth search for a child picked at random from 3,000 real ones; i
 mixed runs every other request opens a record (`$everything` with X-Access-Reason).
 Runs on SQLite and, with `--postgres-url` (or CPINDEX_BENCH_POSTGRES_URL, a throwaway
 database), on PostgreSQL; with one server process and with `--workers N`. After each
-run `cpindex audit verify` checks the chain. Prints the store's size and the load
-average beside the figures. Asserts nothing.
+run `cpindex audit verify` checks the chain. Prints the store's size, the load average
+and the CPU time a request cost the server and PostgreSQL beside the figures (on 2
+cores, CPU per request is what caps throughput). Asserts nothing.
 
 With `--baseline-code DIR` (an unpacked older checkout, e.g. `git archive 6e35aa7`), the
 same SQLite runs are made first against that code and its own store of the same size, and
@@ -212,6 +213,7 @@ def lua_script(children: list[tuple[str, str, str, str]], token: str, mixed: boo
 
 
 def run_wrk(base: str, script: Path, connections: int, duration: int) -> dict[str, float]:
+    """One wrk run: searches/s, latency percentiles, errors (and the request count)."""
     threads = min(connections, 2)
     out = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
@@ -238,6 +240,41 @@ def audit_verify(target: Target) -> bool:
     return result.returncode == 0
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server (its process and workers) and by every
+    PostgreSQL process on this machine (Linux /proc; a process gone meanwhile is lost).
+    Per request, they show what a search costs, whatever the core count."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    postgres: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+        pid = int(entry.name)
+        parents[pid] = int(rest[1])
+        used[pid] = (int(rest[11]) + int(rest[12])) / tick
+        if name == "postgres":
+            postgres.add(pid)
+    server = {server_pid}
+    for pid in sorted(parents):  # workers are the server's children (and theirs)
+        chain, seen = pid, 0
+        while chain > 1 and seen < 8:
+            if chain == server_pid:
+                server.add(pid)
+                break
+            chain, seen = parents.get(chain, 0), seen + 1
+    return {
+        "server": sum(used.get(pid, 0.0) for pid in server),
+        "postgres": sum(used.get(pid, 0.0) for pid in postgres),
+    }
+
+
 def load_average() -> float:
     return round(os.getloadavg()[0], 1)
 
@@ -255,7 +292,13 @@ def run_target(
                 script.write_text(lua_script(children, token, mode == "mixed"))
                 for connections in args.connections:
                     load = load_average()
+                    before = cpu_seconds(process.pid)
                     cell = run_wrk(base, script, connections, args.duration)
+                    spent = cpu_seconds(process.pid)
+                    requests = max(1.0, cell["requests"])
+                    for party in ("server", "postgres"):
+                        used = spent[party] - before[party]
+                        cell[f"{party}_cpu_ms_per_request"] = round(1000 * used / requests, 2)
                     ok = audit_verify(target)
                     key = f"{target.label}_{mode}_c{connections}"
                     for name, value in cell.items():
@@ -266,7 +309,9 @@ def run_target(
                         f"{target.label:<16} {mode:<7} {connections:>3} conn "
                         f"{cell['rps']:>7.1f}/s  p50 {cell['p50_ms']:>7.1f} ms  "
                         f"p99 {cell['p99_ms']:>7.1f} ms  errors {cell['errors']:>4.0f}  "
-                        f"audit {'ok' if ok else 'BROKEN'}  load {load}",
+                        f"audit {'ok' if ok else 'BROKEN'}  load {load}  CPU/request "
+                        f"server {cell['server_cpu_ms_per_request']} ms, "
+                        f"PostgreSQL {cell['postgres_cpu_ms_per_request']} ms",
                         flush=True,
                     )
     finally:
