@@ -162,70 +162,72 @@ def load_summaries(conn: Connection, pks: Sequence[int]) -> dict[int, ChildRow]:
     return found
 
 
-def _organisation(conn: Connection, oid: int | None) -> OrganisationRow | None:
-    if oid is None:
-        return None
-    row = conn.execute(
-        select(
-            organisation.c.kind, organisation.c.name, organisation.c.phone, organisation.c.email
-        ).where(organisation.c.id == oid)
-    ).first()
-    return None if row is None else OrganisationRow(row[0], row[1], row[2], row[3])
+# Built once, like _SUMMARIES: building a statement on every view cost about as much CPU
+# as running it. A record view runs five: head, summary, carers, school and GP, roles.
+_RECORD_HEAD = select(
+    child.c.pk,
+    child.c.household_id,
+    child.c.school_id,
+    child.c.gp_id,
+    child.c.caf,
+    child.c.sensitive_contact,
+).where(child.c.index_id == bindparam("index_id"))
+_ORGANISATIONS = select(
+    organisation.c.id,
+    organisation.c.kind,
+    organisation.c.name,
+    organisation.c.phone,
+    organisation.c.email,
+).where(organisation.c.id.in_([bindparam("school"), bindparam("gp")]))
+_CARERS = (
+    select(
+        carer.c.given,
+        carer.c.family,
+        carer.c.relationship,
+        carer.c.parental_responsibility,
+        carer.c.phone,
+        carer.c.email,
+        carer.c.line1,
+        carer.c.city,
+        carer.c.postcode,
+    )
+    .where(carer.c.household_id == bindparam("household_id"))
+    .order_by(carer.c.id)
+)
+_INVOLVEMENTS = (
+    select(
+        practitioner.c.name,
+        practitioner.c.role,
+        practitioner.c.organisation,
+        practitioner.c.phone,
+        practitioner.c.email,
+        involvement.c.since,
+        involvement.c.lead,
+        source.c.name,
+        self_declaration.c.user_id,
+        self_declaration.c.ended_at,
+    )
+    .join(practitioner, practitioner.c.id == involvement.c.practitioner_id)
+    .outerjoin(source, source.c.id == involvement.c.source_id)
+    .outerjoin(self_declaration, self_declaration.c.involvement_id == involvement.c.id)
+    .where(involvement.c.child_pk == bindparam("child_pk"))
+    .order_by(involvement.c.id)
+)
 
 
 def load_record(conn: Connection, index_id: str) -> RecordRow | None:
     """Everything held on one child, or None when no child has that index id."""
-    head = conn.execute(
-        select(
-            child.c.pk,
-            child.c.household_id,
-            child.c.school_id,
-            child.c.gp_id,
-            child.c.caf,
-            child.c.sensitive_contact,
-        ).where(child.c.index_id == index_id)
-    ).first()
+    head = conn.execute(_RECORD_HEAD, {"index_id": index_id}).first()
     if head is None:
         return None
     pk, hh, school_id, gp_id, caf, sensitive = head
     summary = load_summaries(conn, [pk])[pk]
-    carers = tuple(
-        CarerRow(*r)
-        for r in conn.execute(
-            select(
-                carer.c.given,
-                carer.c.family,
-                carer.c.relationship,
-                carer.c.parental_responsibility,
-                carer.c.phone,
-                carer.c.email,
-                carer.c.line1,
-                carer.c.city,
-                carer.c.postcode,
-            )
-            .where(carer.c.household_id == hh)
-            .order_by(carer.c.id)
-        ).all()
-    )
-    rows = conn.execute(
-        select(
-            practitioner.c.name,
-            practitioner.c.role,
-            practitioner.c.organisation,
-            practitioner.c.phone,
-            practitioner.c.email,
-            involvement.c.since,
-            involvement.c.lead,
-            source.c.name,
-            self_declaration.c.user_id,
-            self_declaration.c.ended_at,
-        )
-        .join(practitioner, practitioner.c.id == involvement.c.practitioner_id)
-        .outerjoin(source, source.c.id == involvement.c.source_id)
-        .outerjoin(self_declaration, self_declaration.c.involvement_id == involvement.c.id)
-        .where(involvement.c.child_pk == pk)
-        .order_by(involvement.c.id)
-    ).all()
+    carers = tuple(CarerRow(*r) for r in conn.execute(_CARERS, {"household_id": hh}))
+    organisations = {
+        r[0]: OrganisationRow(r[1], r[2], r[3], r[4])
+        for r in conn.execute(_ORGANISATIONS, {"school": school_id, "gp": gp_id})
+    }
+    rows = conn.execute(_INVOLVEMENTS, {"child_pk": pk}).all()
     # Numbered over every row, ended self-declarations included, so the ids never shift.
     involvements = tuple(
         InvolvementRow(*r[:9], number=n) for n, r in enumerate(rows, 1) if r[9] is None
@@ -233,8 +235,8 @@ def load_record(conn: Connection, index_id: str) -> RecordRow | None:
     return RecordRow(
         summary,
         carers,
-        _organisation(conn, school_id),
-        _organisation(conn, gp_id),
+        organisations.get(school_id),
+        organisations.get(gp_id),
         involvements,
         bool(caf),
         sensitive,
