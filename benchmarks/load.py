@@ -261,14 +261,10 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
         used[pid] = (int(rest[11]) + int(rest[12])) / tick
         if name == "postgres":
             postgres.add(pid)
-    server = {server_pid}
-    for pid in sorted(parents):  # workers are the server's children (and theirs)
-        chain, seen = pid, 0
-        while chain > 1 and seen < 8:
-            if chain == server_pid:
-                server.add(pid)
-                break
-            chain, seen = parents.get(chain, 0), seen + 1
+    server, added = {server_pid}, True
+    while added:  # the workers are the server's children (and theirs)
+        grown = server | {pid for pid, parent in parents.items() if parent in server}
+        server, added = grown, len(grown) > len(server)
     return {
         "server": sum(used.get(pid, 0.0) for pid in server),
         "postgres": sum(used.get(pid, 0.0) for pid in postgres),

@@ -104,18 +104,15 @@ def head_of(rows: Sequence[Sequence[Any]]) -> tuple[int, str]:
     return int(last_id), str(last_hash)
 
 
-def append_rows(
-    conn: Connection, rows: Sequence[dict[str, Any]], head: tuple[int, str] | None = None
-) -> list[int]:
+def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Chain and insert `rows` in order under one lock of the head; their ids.
 
-    The head is read (FOR UPDATE) and written once for the lot, so a group of requests
-    costs one turn on the head row, not one each (cpindex.audit.group). `head` is what
-    this transaction's own `lock_head` returned, when it took the lock already.
+    The head is read (FOR UPDATE) and written once for the lot (the audit's group writer
+    does the same in its own steps, cpindex.audit.group).
     """
     if not rows:
         return []
-    chained = chain_rows(rows, head if head is not None else lock_head(conn))
+    chained = chain_rows(rows, lock_head(conn))
     write_chained(conn, chained)
     return [int(r["id"]) for r in chained]
 

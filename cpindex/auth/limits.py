@@ -30,7 +30,6 @@ __all__ = [
     "spend_all",
     "stored_counters",
     "take",
-    "take_many",
     "write_counters",
 ]
 
@@ -46,7 +45,11 @@ def take(conn: Connection, user_id: int, kind: str, limit: int, now: dt.datetime
     always in the same lock order.
     """
     lock_head(conn)
-    return take_many(conn, [(user_id, kind, limit)], now)[0]
+    key = (user_id, kind)
+    stored = stored_counters([key], [conn.execute(COUNTER_FOR_UPDATE, counter_params(key)).all()])
+    waits, spent = spend_all(stored, [(user_id, kind, limit)], now)
+    write_counters(conn, stored, spent)
+    return waits[0]
 
 
 def _spend(
@@ -59,23 +62,6 @@ def _spend(
     if count >= limit:
         return state, max(1, math.ceil((start + WINDOW - now).total_seconds()))
     return (start, count + 1), None
-
-
-def take_many(
-    conn: Connection, asks: Sequence[tuple[int, str, int]], now: dt.datetime
-) -> list[int | None]:
-    """`take` for each (user_id, kind, limit) in order; one read and one write per counter.
-
-    `conn` must be in a serialised transaction that already holds the chain head's lock
-    (cpindex.audit.chain.append_rows takes it first), so no other writer changes these
-    rows meanwhile and a new counter row cannot be inserted twice.
-    """
-    keys = counter_keys(asks)
-    answers = [conn.execute(COUNTER_FOR_UPDATE, counter_params(key)).all() for key in keys]
-    stored = stored_counters(keys, answers)
-    waits, spent = spend_all(stored, asks, now)
-    write_counters(conn, stored, spent)
-    return waits
 
 
 Counters = dict[tuple[int, str], tuple[dt.datetime, int]]
